@@ -1,0 +1,128 @@
+"""The alert channel contract: what is delivered, to whom, and what came of it."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """The post an alert is about, as shown to staff (text is untrusted)."""
+
+    text: str
+    url: str | None = None
+    author: str | None = None
+    platform: str = ""
+    source_name: str = ""
+    kind: str = ""
+    created_at: str | None = None
+    labels: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message owed to one recipient; stored in the outbox as JSON, rendered at send time."""
+
+    kind: str
+    school_name: str
+    severity: str
+    headline: str
+    items: tuple[AlertItem, ...] = ()
+    summary: str = ""
+    action: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+    extra_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict that `from_json` reads back."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        """Rebuild an alert stored by `to_json`."""
+        items = tuple(
+            AlertItem(**{**item, "labels": tuple(item.get("labels", ())),
+                         "reasons": tuple(item.get("reasons", ()))})
+            for item in data.get("items", ())
+        )
+        links = tuple((str(label), str(url)) for label, url in data.get("links", ()))
+        return cls(**{**data, "items": items, "links": links})
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where an alert goes: a person's address, or a Teams channel's name."""
+
+    address: str
+    name: str = ""
+
+
+class DeliveryStatus(StrEnum):
+    """Outcome of one delivery attempt to one recipient."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a channel reports for one recipient: never a bare bool."""
+
+    status: DeliveryStatus
+    provider_message_id: str | None = None
+    error: str | None = None
+    retry_after: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def delivered(cls, provider_message_id: str | None = None) -> DeliveryResult:
+        """The provider accepted the message."""
+        return cls(DeliveryStatus.DELIVERED, provider_message_id=provider_message_id)
+
+    @classmethod
+    def retry(cls, error: str, retry_after: datetime | None = None) -> DeliveryResult:
+        """A passing failure: try again later (at `retry_after` if the provider said)."""
+        return cls(DeliveryStatus.RETRY, error=error, retry_after=retry_after)
+
+    @classmethod
+    def failed(cls, error: str) -> DeliveryResult:
+        """A failure that retrying will not fix (bad address, rejected payload)."""
+        return cls(DeliveryStatus.FAILED, error=error)
+
+
+def message_id_for(idempotency_key: str, domain: str) -> str:
+    """An RFC 5322 Message-ID derived from the outbox key, the same on every attempt."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<orm-{digest}@{domain}>"
+
+
+class Channel(ABC):
+    """One way of delivering alerts (SMTP, Graph mail, Teams, mail directory)."""
+
+    type: ClassVar[str]
+    delivers_to_people: ClassVar[bool] = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @abstractmethod
+    def send(self, alert: Alert, recipient: Recipient, idempotency_key: str) -> DeliveryResult:
+        """Deliver `alert` to `recipient` once; transient failures come back as RETRY."""
+
+    def confirm(self, idempotency_key: str) -> bool | None:
+        """After a crash mid-send: True if the message was delivered, None if we cannot tell."""
+        return None
+
+    def describe(self) -> str:
+        """A log-safe description (no password, no webhook URL)."""
+        return f"{self.type} channel {self.name!r}"
+
+    def close(self) -> None:
+        """Release connections; called when the service stops."""

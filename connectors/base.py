@@ -1,0 +1,209 @@
+"""The connector contract: what a source returns, how it fails, and how connectors are found."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "orm_monitor.connectors"
+
+JSONValue = Any
+"""A value that `json.dumps` accepts: raw payloads and cursors are kept in this form."""
+
+
+class ItemKind(StrEnum):
+    """What an item is on its platform."""
+
+    MENTION = "mention"
+    COMMENT = "comment"
+    REPLY = "reply"
+    REVIEW = "review"
+    POST = "post"
+    ARTICLE = "article"
+    EDIT = "edit"
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who wrote an item, as the platform identifies them."""
+
+    id: str | None = None
+    handle: str | None = None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One mention, comment, review or article, normalised from a platform payload."""
+
+    external_id: str
+    kind: ItemKind
+    text: str
+    created_at: datetime | None
+    url: str | None = None
+    author: Author = field(default_factory=Author)
+    by_school: bool = False
+    title: str | None = None
+    account: str | None = None
+    parent_id: str | None = None
+    thread_id: str | None = None
+    rating: float | None = None
+    raw: JSONValue = None
+
+    def __post_init__(self) -> None:
+        if self.created_at is not None and self.created_at.tzinfo is None:
+            raise ValueError(f"item {self.external_id!r}: created_at must be timezone-aware (UTC)")
+
+
+def canonical_json(value: JSONValue) -> str:
+    """Serialise a payload the same way every time (sorted keys, no spaces, UTF-8 kept)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def payload_sha256(value: JSONValue) -> str:
+    """SHA-256 of a payload's canonical JSON: evidence that a stored copy is unaltered."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll found and the cursor to poll from next time."""
+
+    items: tuple[Item, ...]
+    new_state: Mapping[str, JSONValue]
+    not_modified: bool = False
+
+
+class ConnectorError(Exception):
+    """Base of the errors a connector may raise; any other exception is a bug."""
+
+    fix: ClassVar[str] = "see the source's configuration"
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        if fix is not None:
+            self.fix = fix
+
+    def one_line(self) -> str:
+        """The error and what to do about it, on one line."""
+        return f"{self} (fix: {self.fix})"
+
+
+class RetriableError(ConnectorError):
+    """A passing failure (timeout, 5xx, rate limit): poll again later."""
+
+    fix = "nothing: the source is retried automatically with backoff"
+
+    def __init__(
+        self, message: str, *, retry_at: datetime | None = None, fix: str | None = None
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.retry_at = retry_at
+
+
+class RateLimited(RetriableError):
+    """The platform asked us to wait until `retry_at`."""
+
+    fix = "nothing: polling resumes when the platform's limit resets"
+
+
+class SourceUnavailable(RetriableError):
+    """The source could not be reached or answered with a server error."""
+
+
+class AuthError(ConnectorError):
+    """The token is missing, expired or revoked: the IT lead must act."""
+
+    fix = "renew the source's token and restart the service"
+
+
+class PermanentError(ConnectorError):
+    """A request the platform will never accept, or a payload we cannot parse."""
+
+    fix = "check the source's URL and settings"
+
+
+class Connector(ABC):
+    """Base class: one source type, with its metadata on the class."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    default_interval_minutes: ClassVar[int] = 15
+
+    class Config(BaseModel):
+        """Connector-specific settings of one source."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, source_id: str, config: BaseModel, secrets: Callable[[str], str]) -> None:
+        self.source_id = source_id
+        self.config = config
+        self.secrets = secrets
+
+    @abstractmethod
+    def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
+        """Poll the source once from `state` (the cursor saved after the previous poll)."""
+
+    def probe(self) -> str:
+        """Make one real request and say in one line what works; raise ConnectorError if not."""
+        result = self.fetch({})
+        return f"reachable, {len(result.items)} items visible"
+
+    def close(self) -> None:
+        """Release network clients; called when the service stops."""
+
+
+ConnectorFactory = type[Connector]
+
+
+class Registry:
+    """Built-in connectors plus those installed under the `orm_monitor.connectors` entry points."""
+
+    def __init__(self) -> None:
+        self._connectors: dict[str, ConnectorFactory] = {}
+        self.broken: dict[str, str] = {}
+
+    def register(self, connector: ConnectorFactory) -> None:
+        """Add one connector class under its `name`."""
+        self._connectors[connector.name] = connector
+
+    def load_entry_points(self) -> None:
+        """Import third-party connectors; one that fails disables only itself."""
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                connector = ep.load()
+            except Exception as exc:  # a broken plugin must not stop the service
+                self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
+                log.error("connector %s disabled: it failed to import (%s)", ep.name, exc)
+                continue
+            if not (isinstance(connector, type) and issubclass(connector, Connector)):
+                self.broken[ep.name] = "entry point is not a Connector subclass"
+                log.error("connector %s disabled: its entry point is not a Connector", ep.name)
+                continue
+            self.register(connector)
+
+    def get(self, name: str) -> ConnectorFactory:
+        """The connector class for a source `type`; KeyError names the ones available."""
+        try:
+            return self._connectors[name]
+        except KeyError:
+            if name in self.broken:
+                raise KeyError(f"connector {name!r} failed to import: {self.broken[name]}") from None
+            known = ", ".join(sorted(self._connectors)) or "none"
+            raise KeyError(f"unknown source type {name!r} (available: {known})") from None
+
+    def names(self) -> list[str]:
+        """Every registered source type."""
+        return sorted(self._connectors)

@@ -1,0 +1,128 @@
+"""What the classifier says about a post: labels, severities, and which layer said it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Protocol
+
+
+class Label(StrEnum):
+    """The categories of DESIGN.md; an item may carry several."""
+
+    CRITICISM = "criticism"
+    QUERY = "query"
+    PRAISE = "praise"
+    INSULT = "insult"
+    HARASSMENT = "harassment"
+    THREAT = "threat"
+    HATE = "hate"
+    SEXUAL = "sexual"
+    SAFEGUARDING = "safeguarding"
+    EXTREMISM = "extremism"
+    DEFAMATION = "defamation"
+    PERSONAL_DATA = "personal_data"
+    SPAM = "spam"
+
+
+class Severity(IntEnum):
+    """How urgent an item is; alerts are ordered and routed by it."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, name: str) -> Severity:
+        """Severity from its lower-case name, as written in config."""
+        return cls[name.upper()]
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+DEFAULT_SEVERITY: dict[Label, Severity] = {
+    Label.CRITICISM: Severity.LOW,
+    Label.QUERY: Severity.LOW,
+    Label.PRAISE: Severity.INFO,
+    Label.INSULT: Severity.MEDIUM,
+    Label.HARASSMENT: Severity.HIGH,
+    Label.THREAT: Severity.CRITICAL,
+    Label.HATE: Severity.HIGH,
+    Label.SEXUAL: Severity.HIGH,
+    Label.SAFEGUARDING: Severity.CRITICAL,
+    Label.EXTREMISM: Severity.CRITICAL,
+    Label.DEFAMATION: Severity.HIGH,
+    Label.PERSONAL_DATA: Severity.HIGH,
+    Label.SPAM: Severity.INFO,
+}
+
+
+class Sentiment(StrEnum):
+    """Overall tone of a post."""
+
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One label raised by one layer, with the rule or model that raised it."""
+
+    label: Label
+    score: float
+    layer: str
+    rule: str
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the cascade concluded about one text."""
+
+    signals: tuple[Signal, ...] = ()
+    sentiment: Sentiment | None = None
+    sentiment_score: float | None = None
+    model_version: str = ""
+
+    @property
+    def labels(self) -> frozenset[Label]:
+        """The distinct labels raised by any layer."""
+        return frozenset(signal.label for signal in self.signals)
+
+    def score(self, label: Label) -> float:
+        """The highest score any layer gave `label` (0.0 when none raised it)."""
+        return max((s.score for s in self.signals if s.label == label), default=0.0)
+
+
+@dataclass(frozen=True)
+class Watchlists:
+    """A school's own names to look for: its names, staff, and pupils (hashed)."""
+
+    school_names: tuple[str, ...] = ()
+    staff_names: tuple[str, ...] = ()
+    pupil_name_hashes: frozenset[str] = field(default_factory=frozenset)
+    pupil_hash_salt: str = ""
+
+
+class Layer(Protocol):
+    """One explainable layer of the cascade."""
+
+    name: str
+    version: str
+
+    def assess(self, texts: Sequence[str]) -> list[tuple[Signal, ...]]:
+        """Signals for each text, in order."""
+        ...
+
+
+class Classifier(Protocol):
+    """Turns item texts into assessments (used by the pipeline)."""
+
+    def classify(self, texts: Sequence[str]) -> list[Assessment]:
+        """One assessment per text, in order."""
+        ...
