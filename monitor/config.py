@@ -56,14 +56,15 @@ class ServiceConfig(Strict):
         return value
 
 
-class DispatchConfig(Strict):
-    """How the dispatcher delivers the outbox."""
+class AlertsConfig(Strict):
+    """How alerts are raised and how the dispatcher delivers the outbox."""
 
     interval_seconds: int = Field(10, ge=1, le=3600)
     max_attempts: int = Field(8, ge=1, le=50)
     backoff_initial_seconds: float = Field(30, gt=0)
     backoff_max_seconds: float = Field(3600, gt=0)
     lease_seconds: int = Field(300, ge=10)
+    max_item_age_hours: float = Field(72, ge=0)
 
 
 class SmtpChannel(Strict):
@@ -192,7 +193,7 @@ class OrmConfig(Strict):
 
     schema_version: Literal[1]
     service: ServiceConfig = ServiceConfig()
-    alerts: DispatchConfig = DispatchConfig()
+    alerts: AlertsConfig = AlertsConfig()
     schools: list[SchoolConfig] = Field(min_length=1)
 
     def school(self, school_id: str) -> SchoolConfig:

@@ -1,0 +1,254 @@
+"""`orm-monitor`: the daemon and the commands an IT lead and account manager use."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from connectors import default_registry
+from connectors.base import ConnectorError
+from monitor import status as status_report
+from monitor.classify.rules import hash_name
+from monitor.config import ConfigError, OrmConfig, Problem, load_config, load_demo_config
+from monitor.db import Database, DatabaseError
+from monitor.pipeline import Pipeline, Preview
+from monitor.secrets import MissingSecret, read_secret
+from monitor.service import Service, database_url
+from monitor.store import sync_config
+
+log = logging.getLogger("orm_monitor")
+
+DEFAULT_CONFIG = Path("/etc/orm-monitor/config.toml")
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+class UsageError(Exception):
+    """A problem the user fixes by changing the command line or the environment."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `orm-monitor` command."""
+    args = parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_CONFIG
+    except (UsageError, DatabaseError, MissingSecret, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) else error
+        print(f"orm-monitor: {message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    top = argparse.ArgumentParser(prog="orm-monitor", description=__doc__)
+    top.add_argument("--config", type=Path, help="config file (default: $ORM_MONITOR_CONFIG, "
+                     f"then {DEFAULT_CONFIG})")
+    top.add_argument("--demo", action="store_true",
+                     help="use the embedded demo config (bundled feeds, SQLite and mail in ./var)")
+    top.add_argument("--state-dir", type=Path, default=Path("var"),
+                     help="where the demo keeps its database and mail (default: ./var)")
+    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _command(commands, "run", cmd_run, "run the daemon").add_argument(
+        "--once", action="store_true", help="poll every source once, deliver, and exit")
+    poll = _command(commands, "poll", cmd_poll, "poll one source now and print what it found")
+    poll.add_argument("source", help="the source id from the config")
+    poll.add_argument("--dry-run", action="store_true", help="store nothing, alert nobody")
+    _command(commands, "status", cmd_status, "sources, outbox and reply windows")
+    check = _command(commands, "check-config", cmd_check_config, "validate the config")
+    check.add_argument("--probe", action="store_true", help="make one real request per source")
+    db = _command(commands, "db", None, "database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    _command(db_commands, "upgrade", cmd_db_upgrade, "migrate the database to the newest schema")
+    watch = _command(commands, "watchlist", None, "pupil watch lists")
+    watch_commands = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")
+    hash_cmd = _command(watch_commands, "hash", cmd_watchlist_hash,
+                        "read pupil names (one a line) on stdin, print their hashes")
+    hash_cmd.add_argument("--school", required=True, help="the school id (the hashes' salt)")
+    return top
+
+
+def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+             handler: Callable[[argparse.Namespace], int] | None,
+             help_text: str) -> argparse.ArgumentParser:
+    command = group.add_parser(name, help=help_text, description=help_text)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr; under systemd the journal adds the timestamps."""
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if "JOURNAL_STREAM" not in os.environ:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt)
+    for noisy in ("apscheduler", "httpx", "httpcore", "alembic", "msal"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def config_from(args: argparse.Namespace) -> OrmConfig:
+    """The config named on the command line, in the environment, or the default path."""
+    if args.demo:
+        return load_demo_config(args.state_dir.resolve())
+    path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    if path is None:
+        raise UsageError("no configuration: pass --config FILE, set ORM_MONITOR_CONFIG, "
+                         "or try the bundled demo with --demo")
+    return load_config(path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon (or one round with --once)."""
+    config = config_from(args)
+    if args.demo:
+        log.info("demo mode: alerts are written to %s", (args.state_dir / "mail").resolve())
+    service = Service(config)
+    if args.once:
+        service.run_once()
+        service.stop()
+    else:
+        service.run_forever()
+    return 0
+
+
+def _pipeline(config: OrmConfig) -> Pipeline:
+    db = Database(database_url(config))
+    db.upgrade()
+    with db.session() as session:
+        sync_config(session, config)
+    return Pipeline(db, config, default_registry())
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    """Poll one source and print each item with its labels."""
+    config = config_from(args)
+    config.source(args.source)
+    pipeline = _pipeline(config)
+    try:
+        if args.dry_run:
+            previews = pipeline.preview(args.source)
+            print(f"{args.source}: {len(previews)} item(s) fetched (dry run: nothing stored)")
+            for preview in previews:
+                print(describe_preview(preview))
+            return 0
+        outcome = pipeline.poll(args.source)
+        if outcome.error:
+            print(f"{args.source}: {outcome.error}", file=sys.stderr)
+            return EXIT_FAILED
+        assessed = pipeline.assess_pending()
+        print(f"{args.source}: {outcome.counts.new} new, {outcome.counts.edited} edited, "
+              f"{outcome.counts.unchanged} unchanged; {assessed} classified "
+              "(alerts are delivered by the running service)")
+        return 0
+    except ConnectorError as error:
+        print(f"{args.source}: {error.one_line()}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        pipeline.close()
+
+
+def describe_preview(preview: Preview) -> str:
+    """One item, its labels and who would be told, for the terminal."""
+    item, decision = preview.item, preview.decision
+    labels = ", ".join(str(label) for label in decision.labels) or "no labels"
+    who = ", ".join(sorted({d.recipient.name or d.recipient.address
+                            for d in decision.destinations})) or "nobody"
+    text = " ".join(item.text.split())
+    excerpt = text[:117] + "…" if len(text) > 120 else text
+    return (f"- [{decision.severity}] {labels} → {who}\n"
+            f"  {item.kind} {item.external_id[:60]} {item.url or ''}\n  {excerpt!r}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print each source's health, the outbox and open windows."""
+    config = config_from(args)
+    db = Database(database_url(config))
+    db.upgrade()
+    print(status_report.render(status_report.collect(db, config), config.service.timezone))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the config (and credentials); with --probe, try every source once."""
+    config = config_from(args)
+    problems = missing_credentials(config)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    sources = sum(1 for _ in config.sources())
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"config OK: {len(config.schools)} school(s), {sources} source(s)")
+    return probe_sources(config) if args.probe else 0
+
+
+def missing_credentials(config: OrmConfig) -> list[Problem]:
+    """Every credential the config names that the process cannot read."""
+    problems = []
+    for i, school in enumerate(config.schools):
+        for name, channel in school.channels.items():
+            for key, value in channel.model_dump().items():
+                if key.endswith("_credential") and value:
+                    problems += _credential(f"schools.{i}.channels.{name}.{key}", value)
+        for j, source in enumerate(school.sources):
+            for key, value in source.connector_settings().items():
+                if key.endswith("_credential") and isinstance(value, str):
+                    problems += _credential(f"schools.{i}.sources.{j}.{key}", value)
+    if config.service.database_url_credential:
+        problems += _credential("service.database_url_credential",
+                                config.service.database_url_credential)
+    return problems
+
+
+def _credential(path: str, name: str) -> list[Problem]:
+    try:
+        read_secret(name)
+    except MissingSecret as error:
+        return [Problem(path, str(error))]
+    return []
+
+
+def probe_sources(config: OrmConfig) -> int:
+    """One real request per enabled source, one line each; non-zero if any failed."""
+    pipeline = Pipeline(Database("sqlite://"), config, default_registry())
+    failures = 0
+    for _, source in config.sources():
+        try:
+            line = f"ok    {source.id}: {pipeline.connector(source.id).probe()}"
+        except ConnectorError as error:
+            failures += 1
+            line = f"FAIL  {source.id}: {error.one_line()}"
+        print(line)
+    pipeline.close()
+    return EXIT_FAILED if failures else 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the database."""
+    config = config_from(args)
+    db = Database(database_url(config))
+    db.upgrade()
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_watchlist_hash(args: argparse.Namespace) -> int:
+    """Hash pupil names from stdin so that only hashes are ever stored."""
+    for line in sys.stdin:
+        if line.strip():
+            print(hash_name(line, args.school))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Each source's cursor and health: when to poll next, failures logged once, recovery logged once."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from alerts.base import Alert, Recipient
+from alerts.outbox import enqueue
+from connectors.base import AuthError, ConnectorError, JSONValue, RetriableError
+from monitor import models
+from monitor.config import SchoolConfig, SourceConfig
+from monitor.routing import resolve
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+JITTER = 0.1
+
+
+def state_of(session: Session, source_id: str) -> models.ConnectorState:
+    """The source's state row, created on first use."""
+    state = session.get(models.ConnectorState, source_id)
+    if state is None:
+        state = models.ConnectorState(source_id=source_id, cursor={}, consecutive_failures=0,
+                                      auth_failed=False)
+        session.add(state)
+    return state
+
+
+def cursor(session: Session, source_id: str) -> dict[str, JSONValue]:
+    """The cursor saved after the last successful poll."""
+    state = session.get(models.ConnectorState, source_id)
+    return dict(state.cursor) if state and state.cursor else {}
+
+
+def interval(source: SourceConfig, default_minutes: float) -> timedelta:
+    """The source's polling interval."""
+    return timedelta(minutes=source.interval_minutes or default_minutes)
+
+
+def jittered(delay: timedelta) -> timedelta:
+    """`delay` ± 10 %, so that sources do not poll in lockstep."""
+    return delay * (1 + random.uniform(-JITTER, JITTER))
+
+
+def succeeded(session: Session, source: SourceConfig, new_cursor: dict[str, Any],
+              now: datetime, default_minutes: float = 15) -> None:
+    """Save the cursor; log recovery once."""
+    state = state_of(session, source.id)
+    if state.consecutive_failures:
+        log.info("source %s: recovered after %d failed poll(s)", source.id,
+                 state.consecutive_failures)
+    state.cursor = new_cursor
+    state.last_poll_at = state.last_success_at = now
+    state.consecutive_failures = 0
+    state.auth_failed = False
+    state.next_poll_at = now + jittered(interval(source, default_minutes))
+
+
+def failed(session: Session, school: SchoolConfig, source: SourceConfig, error: Exception,
+           now: datetime, default_minutes: float = 15) -> str:
+    """Record a failed poll and when to try again; returns the one-line error."""
+    state = state_of(session, source.id)
+    message = error.one_line() if isinstance(error, ConnectorError) else f"bug: {error!r}"
+    first = state.consecutive_failures == 0
+    state.consecutive_failures += 1
+    state.last_poll_at = state.last_error_at = now
+    state.last_error = message
+    if isinstance(error, AuthError):
+        state.auth_failed = True
+        state.next_poll_at = None
+        _tell_it_lead(session, school, source, message, now)
+        log.error("source %s: %s; polling stops until the config changes", source.id, message)
+        return message
+    state.next_poll_at = now + backoff(source, state.consecutive_failures, error, default_minutes)
+    if first:
+        log.warning("source %s: %s", source.id, message)
+    return message
+
+
+def backoff(source: SourceConfig, failures: int, error: Exception,
+            default_minutes: float) -> timedelta:
+    """Exponential backoff from the interval, capped, never before a rate limit resets."""
+    delay = min(interval(source, default_minutes) * 2 ** (failures - 1), MAX_BACKOFF)
+    delay = jittered(delay)
+    retry_at = error.retry_at if isinstance(error, RetriableError) else None
+    if retry_at is not None:
+        delay = max(delay, retry_at - models.utcnow())
+    return delay
+
+
+def _tell_it_lead(session: Session, school: SchoolConfig, source: SourceConfig, message: str,
+                  now: datetime) -> None:
+    if school.email_channel is None:
+        return
+    alert = Alert(
+        kind="source_error", school_name=school.name, severity="high",
+        headline=f"{source.display_name} stopped: its credentials were refused",
+        summary=message,
+        action="Renew the token or permission for this source, then restart orm-monitor.",
+    )
+    for person in resolve(school, source, "it_lead"):
+        enqueue(session, school_id=school.id, item_id=None, kind="source_error",
+                channel=school.email_channel, recipient=Recipient(person.email, person.name),
+                severity="high", alert=alert,
+                key=f"auth:{source.id}:{now.date().isoformat()}:{person.email}")
+
+
+def resume_on_start(session: Session, source: SourceConfig) -> None:
+    """On start (the IT lead may have renewed a token) every source gets polled again."""
+    state = state_of(session, source.id)
+    if state.auth_failed:
+        log.info("source %s: stopped for refused credentials; trying again after restart",
+                 source.id)
+    state.auth_failed = False
+    state.next_poll_at = None

@@ -1,0 +1,224 @@
+"""The one place an item moves from fetched to routed: poll → store → classify → route → outbox."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.outbox import enqueue
+from connectors.base import Connector, ConnectorError, FetchResult, Item, Registry
+from monitor import health, models, store
+from monitor.classify import build_classifier
+from monitor.classify.base import Assessment, Classifier, Label, Watchlists
+from monitor.config import OrmConfig, SchoolConfig, SourceConfig, connector_config
+from monitor.db import Database
+from monitor.models import utcnow
+from monitor.notices import item_alert
+from monitor.routing import RoutingDecision, decide
+from monitor.secrets import read_secret
+from monitor.watchlist import load_name_hashes
+
+log = logging.getLogger(__name__)
+
+ASSESS_BATCH = 64
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one source did."""
+
+    source_id: str
+    counts: store.IngestCounts
+    not_modified: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One fetched item with what the classifier and the router would do (nothing stored)."""
+
+    item: Item
+    assessment: Assessment
+    decision: RoutingDecision
+
+
+class Pipeline:
+    """Moves items from connectors to the outbox for one configuration."""
+
+    def __init__(self, db: Database, config: OrmConfig, registry: Registry, *,
+                 secrets: Callable[[str], str] = read_secret,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.db, self.config, self.registry = db, config, registry
+        self.secrets, self.clock = secrets, clock
+        self._connectors: dict[str, Connector] = {}
+        self._classifiers: dict[str, Classifier] = {}
+
+    def connector(self, source_id: str) -> Connector:
+        """The connector instance for a source (built once)."""
+        if source_id not in self._connectors:
+            _, source = self.config.source(source_id)
+            factory = self.registry.get(source.type)
+            settings = connector_config(source, factory.Config)
+            self._connectors[source_id] = factory(source_id, settings, self.secrets)
+        return self._connectors[source_id]
+
+    def default_minutes(self, source: SourceConfig) -> float:
+        """The source's interval when the config sets none: its connector's default."""
+        return source.interval_minutes or self.registry.get(source.type).default_interval_minutes
+
+    def classifier(self, school: SchoolConfig) -> Classifier:
+        """The school's classifier (its watch lists are its own)."""
+        if school.id not in self._classifiers:
+            self._classifiers[school.id] = build_classifier(watchlists_for(school))
+        return self._classifiers[school.id]
+
+    def poll(self, source_id: str) -> PollOutcome:
+        """Fetch once; store the items and the new cursor in one transaction."""
+        school, source = self.config.source(source_id)
+        with self.db.session() as session:
+            cursor = health.cursor(session, source_id)
+        try:
+            result = self.connector(source_id).fetch(cursor)
+        except ConnectorError as error:
+            return self._failed(school, source, error)
+        except Exception as error:  # a bug in a connector must not stop the service
+            log.exception("source %s: unexpected error while polling", source_id)
+            return self._failed(school, source, error)
+        return self._stored(school, source, result)
+
+    def _stored(self, school: SchoolConfig, source: SourceConfig, result: FetchResult) -> PollOutcome:
+        now = self.clock()
+        with self.db.session() as session:
+            counts = store.ingest(session, source.id, school.id, result.items, now)
+            health.succeeded(session, source, dict(result.new_state), now,
+                             self.default_minutes(source))
+        log.debug("source %s: %d new, %d edited, %d unchanged",
+                  source.id, counts.new, counts.edited, counts.unchanged)
+        return PollOutcome(source.id, counts, not_modified=result.not_modified)
+
+    def _failed(self, school: SchoolConfig, source: SourceConfig, error: Exception) -> PollOutcome:
+        with self.db.session() as session:
+            message = health.failed(session, school, source, error, self.clock(),
+                                   self.default_minutes(source))
+        return PollOutcome(source.id, store.IngestCounts(), error=message)
+
+    def assess_pending(self, limit: int = 1000) -> int:
+        """Classify and route items not yet assessed at their current version; returns how many."""
+        done = 0
+        while done < limit:
+            batch = self._pending(min(ASSESS_BATCH, limit - done))
+            if not batch:
+                break
+            for school_id, item_ids in batch.items():
+                done += self._assess(self.config.school(school_id), item_ids)
+        return done
+
+    def _pending(self, size: int) -> dict[str, list[int]]:
+        known = [s.id for s in self.config.schools]
+        query = (select(models.Item.id, models.Item.school_id)
+                 .where(models.Item.assessed_version < models.Item.version,
+                        models.Item.school_id.in_(known))
+                 .order_by(models.Item.id).limit(size))
+        with self.db.session() as session:
+            rows = session.execute(query).all()
+        batch: dict[str, list[int]] = {}
+        for item_id, school_id in rows:
+            batch.setdefault(school_id, []).append(item_id)
+        return batch
+
+    def _assess(self, school: SchoolConfig, item_ids: list[int]) -> int:
+        with self.db.session() as session:
+            items = session.scalars(select(models.Item).where(models.Item.id.in_(item_ids))).all()
+            texts = [assessable_text(i.title, i.text) for i in items]
+        assessments = self.classifier(school).classify(texts)
+        for item, assessment in zip(items, assessments, strict=True):
+            with self.db.session() as session:
+                self._record(session, school, session.merge(item), assessment)
+        return len(items)
+
+    def _record(self, session: Session, school: SchoolConfig, item: models.Item,
+                assessment: Assessment) -> None:
+        """Store the assessment and its outbox rows in one transaction."""
+        _, source = self.config.source(item.source_id)
+        decision = decide(school, source, assessment)
+        previous = _previous_labels(session, item.id)
+        session.add(models.Assessment(
+            item_id=item.id, item_version=item.version, sentiment=_str(assessment.sentiment),
+            sentiment_score=assessment.sentiment_score, labels=_signals_json(assessment),
+            severity=str(decision.severity), model_version=assessment.model_version,
+        ))
+        item.assessed_version = item.version
+        if item.by_school or not self._alertable(item):
+            return
+        for destination in decision.destinations:
+            labels = tuple(lbl for lbl in destination.labels if lbl not in previous)
+            if labels:
+                alert = item_alert(school, source, item, assessment, decision.severity, labels)
+                enqueue(session, school_id=school.id, item_id=item.id, kind="item",
+                        channel=destination.channel, recipient=destination.recipient,
+                        severity=str(decision.severity), alert=alert,
+                        key=f"item:{item.id}:v{item.version}:{destination.channel}:"
+                            f"{destination.recipient.address}")
+
+    def _alertable(self, item: models.Item) -> bool:
+        """Items much older than when we first saw them (a new source's backlog) are not alerted."""
+        max_age = self.config.alerts.max_item_age_hours
+        if not max_age or item.created_at is None:
+            return True
+        return item.first_seen_at - item.created_at <= timedelta(hours=max_age)
+
+    def preview(self, source_id: str) -> list[Preview]:
+        """Fetch and classify without storing anything (`orm-monitor poll --dry-run`)."""
+        school, source = self.config.source(source_id)
+        with self.db.session() as session:
+            cursor = health.cursor(session, source_id)
+        result = self.connector(source_id).fetch(cursor)
+        texts = [assessable_text(i.title, i.text) for i in result.items]
+        assessments = self.classifier(school).classify(texts)
+        return [Preview(item, a, decide(school, source, a))
+                for item, a in zip(result.items, assessments, strict=True)]
+
+    def close(self) -> None:
+        """Close every connector's network clients."""
+        for connector in self._connectors.values():
+            connector.close()
+
+
+def assessable_text(title: str | None, text: str) -> str:
+    """What the classifier reads: the title (if not already in the text) and the text."""
+    if title and title not in text:
+        return f"{title}\n{text}"
+    return text
+
+
+def watchlists_for(school: SchoolConfig) -> Watchlists:
+    """A school's watch lists from its config (pupil names only as hashes)."""
+    hashes = load_name_hashes(Path(school.pupil_name_hashes_file)) if school.pupil_name_hashes_file \
+        else frozenset()
+    return Watchlists(
+        school_names=(school.name, *school.names), staff_names=tuple(school.staff_names),
+        pupil_name_hashes=hashes, pupil_hash_salt=school.id,
+    )
+
+
+def _previous_labels(session: Session, item_id: int) -> set[Label]:
+    query = (select(models.Assessment.labels).where(models.Assessment.item_id == item_id)
+             .order_by(models.Assessment.id.desc()).limit(1))
+    labels = session.scalar(query) or []
+    return {Label(entry["label"]) for entry in labels}
+
+
+def _signals_json(assessment: Assessment) -> list[dict[str, object]]:
+    return [{"label": str(s.label), "score": s.score, "layer": s.layer, "rule": s.rule,
+             "evidence": s.evidence} for s in assessment.signals]
+
+
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+

@@ -1,0 +1,199 @@
+"""The daemon: APScheduler runs one job per source, the dispatcher, housekeeping and the watchdog."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+from alerts.channels import build_channel
+from alerts.base import Channel
+from alerts.outbox import Dispatcher
+from connectors import default_registry
+from connectors.base import Registry
+from monitor import health
+from monitor.store import sync_config
+from monitor.config import OrmConfig, SchoolConfig
+from monitor.db import Database
+from monitor.models import utcnow
+from monitor.pipeline import Pipeline
+from monitor.sdnotify import Notifier
+from monitor.secrets import read_secret
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 300
+TICK_SECONDS = 10
+HOUSEKEEPING_MINUTES = 5
+
+
+def database_url(config: OrmConfig, secrets: Callable[[str], str] = read_secret) -> str:
+    """The database URL: from its credential when the config names one."""
+    credential = config.service.database_url_credential
+    return secrets(credential) if credential else config.service.database_url
+
+
+class ChannelCache:
+    """Alert channels built once per school and name."""
+
+    def __init__(self, secrets: Callable[[str], str] = read_secret) -> None:
+        self.secrets = secrets
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, school: SchoolConfig, name: str) -> Channel:
+        """The school's channel called `name`."""
+        with self._lock:
+            key = (school.id, name)
+            if key not in self._channels:
+                self._channels[key] = build_channel(name, school.channels[name], self.secrets)
+            return self._channels[key]
+
+    def close(self) -> None:
+        """Close every channel's connections."""
+        for channel in self._channels.values():
+            channel.close()
+
+
+class Service:
+    """Everything the daemon runs, wired to one configuration."""
+
+    def __init__(self, config: OrmConfig, *, registry: Registry | None = None,
+                 secrets: Callable[[str], str] = read_secret,
+                 notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.db = Database(database_url(config, secrets))
+        self.registry = registry or default_registry()
+        self.pipeline = Pipeline(self.db, config, self.registry, secrets=secrets)
+        self.channels = ChannelCache(secrets)
+        self.dispatcher = Dispatcher(self.db, config, self.channels.get)
+        self.notifier = notifier or Notifier()
+        self.stopping = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"max_instances": 1, "coalesce": True,
+                          "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+        )
+
+    def prepare(self) -> None:
+        """Migrate, record the config's schools and sources, settle sends a crash interrupted."""
+        self.db.upgrade()
+        with self.db.session() as session:
+            sync_config(session, self.config)
+            for _, source in self.config.sources():
+                health.resume_on_start(session, source)
+        self.dispatcher.reconcile(at_start=True)
+
+    def start(self) -> None:
+        """Prepare and start the scheduler; tells systemd we are ready."""
+        self.prepare()
+        now = utcnow()
+        enabled = [s for _, s in self.config.sources() if s.enabled]
+        for index, source in enumerate(enabled):
+            self.scheduler.add_job(
+                self.poll_job, "interval", args=[source.id], id=f"poll:{source.id}",
+                name=f"poll {source.id}", minutes=self._interval_minutes(source.id),
+                next_run_time=now + timedelta(seconds=2 * index), jitter=30,
+            )
+        self.scheduler.add_job(self.dispatch_job, "interval", id="dispatch",
+                               seconds=self.config.alerts.interval_seconds, next_run_time=now)
+        self.scheduler.add_job(self.housekeeping_job, "interval", id="housekeeping",
+                               minutes=HOUSEKEEPING_MINUTES)
+        self.scheduler.add_job(self.tick_job, "interval", id="tick", seconds=TICK_SECONDS,
+                               next_run_time=now)
+        self.scheduler.start()
+        status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
+        self.notifier.send(READY="1", STATUS=status)
+        log.info("orm-monitor started: %s", status)
+
+    def _interval_minutes(self, source_id: str) -> float:
+        return self.pipeline.default_minutes(self.config.source(source_id)[1])
+
+    def poll_job(self, source_id: str) -> None:
+        """Poll one source, classify and route what it found, then reschedule from its health."""
+        if self.stopping.is_set():
+            return
+        outcome = self.pipeline.poll(source_id)
+        if outcome.counts.new or outcome.counts.edited:
+            log.info("source %s: %d new, %d edited item(s)", source_id, outcome.counts.new,
+                     outcome.counts.edited)
+        self.pipeline.assess_pending()
+        self._reschedule(source_id)
+        self._wake("dispatch")
+
+    def _reschedule(self, source_id: str) -> None:
+        with self.db.session() as session:
+            state = health.state_of(session, source_id)
+            auth_failed, next_poll_at = state.auth_failed, state.next_poll_at
+        job_id = f"poll:{source_id}"
+        if auth_failed:
+            self.scheduler.pause_job(job_id)
+        elif next_poll_at is not None:
+            self.scheduler.modify_job(job_id, next_run_time=next_poll_at)
+
+    def _wake(self, job_id: str) -> None:
+        if not self.stopping.is_set() and self.scheduler.running:
+            self.scheduler.modify_job(job_id, next_run_time=utcnow())
+
+    def dispatch_job(self) -> None:
+        """Deliver what the outbox owes."""
+        report = self.dispatcher.run_once(stop=self.stopping.is_set)
+        if report.delivered or report.failed:
+            log.info("dispatcher: %d delivered, %d to retry, %d failed", report.delivered,
+                     report.retried, report.failed)
+
+    def housekeeping_job(self) -> None:
+        """Assess items a crash left unassessed and settle expired claims."""
+        self.pipeline.assess_pending()
+        self.dispatcher.reconcile()
+
+    def tick_job(self) -> None:
+        """Feed systemd's watchdog only while the scheduler runs jobs and the database answers."""
+        with self.db.session() as session:
+            session.execute(text("SELECT 1"))
+        self.last_tick = datetime.now(UTC)
+        self.notifier.send(WATCHDOG="1")
+
+    def run_once(self) -> None:
+        """Poll every enabled source once, classify, and deliver: `orm-monitor run --once`."""
+        self.prepare()
+        for _, source in self.config.sources():
+            if source.enabled:
+                outcome = self.pipeline.poll(source.id)
+                if outcome.error:
+                    log.warning("source %s: %s", source.id, outcome.error)
+        self.pipeline.assess_pending()
+        self.dispatcher.run_once()
+
+    def run_forever(self) -> None:
+        """Start, then block until SIGTERM or SIGINT; the job in flight finishes first."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.start()
+        self.stopping.wait()
+        self.stop()
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the job in flight, then stopping",
+                 signal.Signals(signum).name)
+        self.stopping.set()
+
+    def stop(self) -> None:
+        """Stop scheduling, wait for running jobs, close connections."""
+        self.stopping.set()
+        self.notifier.send(STOPPING="1")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.pipeline.close()
+        self.channels.close()
+        self.db.dispose()
+        log.info("orm-monitor stopped")
+
