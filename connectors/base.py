@@ -89,7 +89,7 @@ class FetchResult:
 class ConnectorError(Exception):
     """Base of the errors a connector may raise; any other exception is a bug."""
 
-    fix: ClassVar[str] = "see the source's configuration"
+    fix: str = "see the source's configuration"
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
         super().__init__(message)
