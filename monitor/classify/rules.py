@@ -1,0 +1,511 @@
+"""Layer 1 of the cascade: curated lexicons, personal-data patterns and the school's watch lists."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import groupby
+from pathlib import Path
+
+from monitor.classify.base import Label, Signal, Watchlists
+
+RULES_CODE_VERSION = "1"
+LEXICON_DIR = Path(__file__).with_name("lexicons")
+LEXICON_LABELS: dict[str, Label] = {
+    "threat": Label.THREAT,
+    "self_harm": Label.SAFEGUARDING,
+    "child_at_risk": Label.SAFEGUARDING,
+    "extremism": Label.EXTREMISM,
+    "sexual": Label.SEXUAL,
+    "hate": Label.HATE,
+    "insult": Label.INSULT,
+    "harassment": Label.HARASSMENT,
+    "spam": Label.SPAM,
+    "praise": Label.PRAISE,
+    "query": Label.QUERY,
+    "criticism": Label.CRITICISM,
+    "defamation": Label.DEFAMATION,
+}
+# People mask profanity and slurs with asterisks ("f*** off", "n*gger"); elsewhere a masked word
+# is too ambiguous ("c***" could be any of several words) to count.
+MASKABLE_LEXICONS = frozenset({"insult", "hate"})
+STRONG, WEAK = 1.0, 0.6
+ALLEGATION_ALONE = 0.5  # an allegation with no named target is scaled down by this factor
+NEAR = 80  # normalised characters between a watch-listed name and a term for them to go together
+PUPIL_EVIDENCE = "pupil name (hashed match)"
+LAYER = "rules"
+
+# --- normalisation ------------------------------------------------------------------------------
+
+_INVISIBLE = frozenset("\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff")
+_INVISIBLE_TABLE = dict.fromkeys(map(ord, _INVISIBLE))
+_APOSTROPHES = frozenset("\u2018\u2019\u02bc\u0060\u00b4\u2032")
+_DOTLESS = "\u0131"  # what "1" becomes: it may stand for i or l, and lexicon i and l accept it
+_LEET = {"0": "o", "1": _DOTLESS, "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+_LEET["!"] = "i"
+_RUN = re.compile(r"[\w@$!*]+")
+_LEETISH = re.compile(r"[013457@$!*]")
+_SPACED = re.compile(r"(?<![\w*])[^\W_@$!](?:[.\-_\s]{1,2}(?:[^\W_]|[@$!])){2,}(?![\w*])")
+_SEPARATORS = frozenset(".-_ \t\n\r\f\v")
+_MAX_REPEAT = 3  # longer runs of one character are cut to this, which bounds regex backtracking
+_LONG_RUN = re.compile(rf"(.)\1{{{_MAX_REPEAT},}}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """Text folded for matching, with each character's index in the original text."""
+
+    text: str
+    origin: tuple[int, ...]
+
+    def original(self, source: str, start: int, end: int) -> str:
+        """The original characters behind the normalised span `start:end`."""
+        return source[self.origin[start] : self.origin[end - 1] + 1]
+
+
+def normalise(text: str) -> Normalised:
+    """Fold `text` for matching: casefold, compatibility forms, leetspeak, spaced-out letters."""
+    compact = _compact(*_fold(text))
+    chars = list(compact.text)
+    _unleet(chars)
+    return Normalised("".join(chars), compact.origin)
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(char: str) -> str:
+    if char in _INVISIBLE:
+        return ""
+    if char in _APOSTROPHES:
+        return "'"
+    if char.isascii():
+        return char.lower()
+    decomposed = unicodedata.normalize("NFKD", char)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for folded in _fold_char(char):
+            chars.append(folded)
+            origin.append(index)
+    return "".join(chars), origin
+
+
+def _unleet(chars: list[str]) -> None:
+    text = "".join(chars)
+    if not _LEETISH.search(text):
+        return
+    emphasis = False  # inside *emphasised words*, whose asterisks are not masked letters
+    for run in _RUN.finditer(text):
+        body = run.group()
+        if _LEETISH.search(body) and any(char.isalpha() for char in body):
+            lead = len(body) - len(body.lstrip("*"))
+            emphasis = emphasis or lead > 0
+            trail = len(body) - len(body.rstrip("*")) if emphasis else 0
+            emphasis = emphasis and not trail
+            _unleet_run(chars, run.start() + lead, run.end() - trail)
+            chars[run.start() : run.start() + lead] = " " * lead
+            chars[run.end() - trail : run.end()] = " " * trail
+
+
+def _unleet_run(chars: list[str], start: int, end: int) -> None:
+    for index in range(start, end):
+        if _leet_applies(chars, index, start, end):
+            chars[index] = _LEET[chars[index]]
+
+
+def _leet_applies(chars: list[str], index: int, start: int, end: int) -> bool:
+    char = chars[index]
+    if char == "@":
+        return index > start  # a leading @ is a mention
+    if char == "$":
+        return index < end - 1
+    if char == "!":
+        inside = start < index < end - 1
+        return inside and chars[index - 1] != "!" and chars[index + 1] != "!"
+    return char in _LEET
+
+
+def _compact(text: str, origin: list[int]) -> Normalised:
+    drop = {i for m in _SPACED.finditer(text) for i in range(*m.span()) if text[i] in _SEPARATORS}
+    for run in _LONG_RUN.finditer(text):
+        drop.update(range(run.start() + _MAX_REPEAT, run.end()))
+    if not drop:
+        return Normalised(text, tuple(origin))
+    kept = [i for i in range(len(text)) if i not in drop]
+    return Normalised("".join(text[i] for i in kept), tuple(origin[i] for i in kept))
+
+
+# --- lexicons -----------------------------------------------------------------------------------
+
+_START = r"(?<![\w*])"
+_END = r"(?![\w*])"
+_SEP = r"[^\w*]{0,5}"
+_Trie = dict[str, "_Trie"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match in normalised text."""
+
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """One lexicon file compiled: its strong and weak entries and its exclusions."""
+
+    strong: re.Pattern[str] | None
+    weak: re.Pattern[str] | None
+    exclude: re.Pattern[str] | None
+
+    def find(self, text: str) -> list[Hit]:
+        """Matches in normalised `text` that no exclusion overlaps, strongest first."""
+        hits = [*_hits(self.strong, text, STRONG), *_hits(self.weak, text, WEAK)]
+        if hits and self.exclude is not None:
+            blocked = [m.span() for m in self.exclude.finditer(text)]
+            hits = [h for h in hits if not any(s < h.end and h.start < e for s, e in blocked)]
+        return sorted(hits, key=lambda hit: (-hit.score, hit.start))
+
+
+def _hits(pattern: re.Pattern[str] | None, text: str, score: float) -> Iterator[Hit]:
+    if pattern is not None:
+        yield from (Hit(m.start(), m.end(), score) for m in pattern.finditer(text) if m.group())
+
+
+def parse_lexicon(source: str) -> tuple[list[str], list[str], list[str]]:
+    """Strong entries, weak (`~`) entries and exclusions (`!`) of a lexicon file."""
+    entries: dict[str, list[str]] = {"": [], "~": [], "!": []}
+    for raw in source.splitlines():
+        line = raw.split("  #", 1)[0].strip()
+        if line and not line.startswith("#"):
+            kind = line[0] if line[0] in "~!" else ""
+            entries[kind].append(line[len(kind) :].strip())
+    return entries[""], entries["~"], entries["!"]
+
+
+@lru_cache(maxsize=64)
+def compile_lexicon(source: str, maskable: bool = False) -> Lexicon:
+    """Compile a lexicon file's text once per process (cached on its content)."""
+    strong, weak, exclude = parse_lexicon(source)
+    return Lexicon(*(compile_terms(terms, maskable) for terms in (strong, weak, exclude)))
+
+
+def compile_terms(terms: Iterable[str], maskable: bool = False) -> re.Pattern[str] | None:
+    """One regex (a trie of the terms) matching any term in normalised text."""
+    units = [u for u in (_term_units(term, maskable) for term in terms) if u]
+    return re.compile(_node_pattern(_trie(units))) if units else None
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _term_units(term: str, maskable: bool) -> list[str]:
+    words = [w for w in re.split(r"[\s\-]+", "".join(map(_fold_char, term))) if w]
+    units: list[str] = []
+    for index, word in enumerate(words):
+        units.append(_SEP if index else (_START if _is_word(word[0]) else ""))
+        # A masked last letter only counts with another word for context: "f*** off", not "f***".
+        units.extend(_word_units(word, maskable, mask_last=len(words) > 1))
+    if words and _is_word(words[-1][-1]):
+        units.append(_END)
+    return [unit for unit in units if unit]
+
+
+def _word_units(word: str, maskable: bool, mask_last: bool) -> list[str]:
+    units: list[str] = []
+    runs = [(char, len(list(group))) for char, group in groupby(word)]
+    for index, (char, run) in enumerate(runs):
+        if char == "'":
+            units.append("'?")
+        elif not char.isalpha():
+            units.append(re.escape(char * run))
+        elif index == 0:
+            letter = _letter(char)
+            units += [letter, letter + ("*" if run == 1 else f"{{{run - 1},}}")]
+        else:
+            masked = maskable and (mask_last or index < len(runs) - 1)
+            units.append(_letter_unit(char, run, masked))
+    return units
+
+
+def _letter(char: str) -> str:
+    return f"[{char}{_DOTLESS}]" if char in "il" else re.escape(char)
+
+
+def _letter_unit(char: str, run: int, maskable: bool) -> str:
+    # Repeated letters are tolerated ("kiiill"), but never fewer than the term has ("as" != "ass").
+    repeat = _letter(char) + ("+" if run == 1 else f"{{{run},}}")
+    return f"(?:{repeat}|\\*{{{run}}})" if maskable else repeat
+
+
+def _trie(terms: Iterable[list[str]]) -> _Trie:
+    root: _Trie = {}
+    for units in terms:
+        node = root
+        for unit in units:
+            node = node.setdefault(unit, {})
+        node[""] = {}
+    return root
+
+
+def _node_pattern(node: _Trie) -> str:
+    # The end-of-word branch goes last so that the longest term wins ("kill you" over "kill").
+    ordered = sorted((unit for unit in node if unit), key=lambda unit: (unit == _END, unit))
+    branches = [unit + _node_pattern(node[unit]) for unit in ordered]
+    if not branches:
+        return ""
+    if "" in node:
+        return "(?:" + "|".join(branches) + ")?"
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def read_lexicons(directory: Path) -> dict[str, str]:
+    """The text of every lexicon file in `directory`, by file stem."""
+    sources: dict[str, str] = {}
+    for path in sorted(directory.glob("*.txt")):
+        if path.stem not in LEXICON_LABELS:
+            raise ValueError(f"unknown lexicon {path.name}; known: {sorted(LEXICON_LABELS)}")
+        sources[path.stem] = path.read_text(encoding="utf-8")
+    return sources
+
+
+def lexicon_version(sources: dict[str, str]) -> str:
+    """A short version that changes with the code version or any lexicon's content."""
+    digest = hashlib.sha256(RULES_CODE_VERSION.encode())
+    for stem in sorted(sources):
+        digest.update(f"{stem}\0{sources[stem]}\0".encode())
+    return f"{RULES_CODE_VERSION}.{digest.hexdigest()[:10]}"
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+_PHONE = re.compile(
+    r"(?<![\w+])(?:(?:\+|00)44[\s-]?(?:\(0\)[\s-]?)?|\(?0)(?:\d[\s\-)]{0,2}){9}\d(?!\d)"
+)
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+)
+_POSTCODE_AREAS = (  # the UK's postcode areas: "Y10 2ND" is not a postcode, "B33 8TH" is
+    "AB|AL|B|BA|BB|BD|BH|BL|BN|BR|BS|BT|CA|CB|CF|CH|CM|CO|CR|CT|CV|CW|DA|DD|DE|DG|DH|DL|DN|DT|DY|"
+    "E|EC|EH|EN|EX|FK|FY|G|GL|GU|GY|HA|HD|HG|HP|HR|HS|HU|HX|IG|IM|IP|IV|JE|KA|KT|KW|KY|L|LA|LD|LE|"
+    "LL|LN|LS|LU|M|ME|MK|ML|N|NE|NG|NN|NP|NR|NW|OL|OX|PA|PE|PH|PL|PO|PR|RG|RH|RM|S|SA|SE|SG|SK|SL|"
+    "SM|SN|SO|SP|SR|SS|ST|SW|SY|TA|TD|TF|TN|TQ|TR|TS|TW|UB|W|WA|WC|WD|WF|WN|WR|WS|WV|YO|ZE"
+)
+_POSTCODE = re.compile(
+    rf"(?<![A-Za-z0-9])(?:(?:{_POSTCODE_AREAS})\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{{2}}"
+    r"|GIR[ \t]?0AA)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+MOBILE_SCORE, LANDLINE_SCORE, EMAIL_SCORE, POSTCODE_SCORE = 1.0, 0.7, 1.0, 0.7
+
+
+def personal_data_signals(text: str) -> list[Signal]:
+    """Phone numbers, email addresses and postcodes in `text`."""
+    clean = unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
+    signals = [_phone_signal(m.group()) for m in _PHONE.finditer(clean)]
+    signals += [
+        _signal(Label.PERSONAL_DATA, EMAIL_SCORE, "pattern:email", m.group())
+        for m in _EMAIL.finditer(clean)
+    ]
+    signals += [
+        _signal(Label.PERSONAL_DATA, POSTCODE_SCORE, "pattern:uk_postcode", m.group())
+        for m in _POSTCODE.finditer(clean)
+    ]
+    return _strongest_per_rule(s for s in signals if s is not None)
+
+
+def _phone_signal(number: str) -> Signal | None:
+    national = re.sub(r"\D", "", number)[-10:]  # the ten digits after 0 or +44
+    if national[0] == "7":
+        return _signal(Label.PERSONAL_DATA, MOBILE_SCORE, "pattern:uk_phone", number.strip())
+    if national[0] in "123":
+        return _signal(Label.PERSONAL_DATA, LANDLINE_SCORE, "pattern:uk_phone", number.strip())
+    return None  # freephone, premium rate and the like are businesses, not people
+
+
+_ASCII_PUNCTUATION = {c: None for c in range(128) if unicodedata.category(chr(c))[0] == "P"}
+
+
+def normalise_name(name: str) -> str:
+    """A name as it is hashed: NFKC, casefolded, punctuation removed, whitespace collapsed."""
+    if name.isascii():
+        return " ".join(name.lower().translate(_ASCII_PUNCTUATION).split())
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    kept = "".join(c for c in folded if unicodedata.category(c)[0] != "P" and c not in _INVISIBLE)
+    return " ".join(kept.split())
+
+
+def hash_name(name: str, salt: str) -> str:
+    """The stored form of a pupil name: "sha256:" + sha256(salt + ":" + normalised name)."""
+    return _hash_normalised(normalise_name(name), salt)
+
+
+@lru_cache(maxsize=65536)  # the same words recur across posts; hashing them once is enough
+def _hash_normalised(name: str, salt: str) -> str:
+    return "sha256:" + hashlib.sha256(f"{salt}:{name}".encode()).hexdigest()
+
+
+_POSSESSIVE = re.compile(r"['\u2019]s\W*$", re.IGNORECASE)
+
+
+def pupil_name_words(text: str, hashes: frozenset[str], salt: str) -> set[str]:
+    """The normalised words of every 1-3 word window of `text` whose hash is in `hashes`."""
+    if not hashes:
+        return set()
+    tokens = [forms for forms in map(_name_forms, text.split()) if forms[0]]
+    found: set[str] = set()
+    for start in range(len(tokens)):
+        for end in range(start + 1, min(start + 4, len(tokens) + 1)):
+            lead = [forms[0] for forms in tokens[start : end - 1]]
+            for last in tokens[end - 1]:
+                if _hash_normalised(" ".join([*lead, last]), salt) in hashes:
+                    found.update(form for forms in tokens[start:end] for form in forms)
+    return found
+
+
+def _name_forms(raw: str) -> tuple[str, ...]:
+    """A word as a name: itself and, for "Smith's", also "smith"."""
+    bare = _POSSESSIVE.sub("", raw)
+    return (normalise_name(raw),) if bare == raw else (normalise_name(raw), normalise_name(bare))
+
+
+def _redact(evidence: str, words: set[str]) -> str:
+    if not words:
+        return evidence
+    parts = re.split(r"(\s+)", evidence)
+    return "".join("[pupil]" if normalise_name(part) in words else part for part in parts)
+
+
+# --- questions ----------------------------------------------------------------------------------
+
+_QUESTION = re.compile(r"[^.!?\n]*\?")
+_INTERROGATIVES = frozenset(
+    {"what", "when", "where", "which", "who", "whom", "whose", "why", "how", "is", "are", "was"}
+    | {"were", "do", "does", "did", "can", "could", "will", "would", "should", "shall", "may"}
+    | {"might", "has", "have", "any"}
+)
+QUESTION_SCORE, LOOSE_QUESTION_SCORE = 0.7, 0.5
+
+
+def question_signal(text: str) -> Signal | None:
+    """A `query` signal for the most question-like sentence ending in "?", if there is one."""
+    best: Signal | None = None
+    for match in _QUESTION.finditer(text):
+        sentence = match.group().strip()
+        words = re.findall(r"[^\W\d_]+", sentence.casefold())
+        if words and sentence != "?":
+            score = QUESTION_SCORE if words[0] in _INTERROGATIVES else LOOSE_QUESTION_SCORE
+            if best is None or score > best.score:
+                best = _signal(Label.QUERY, score, "pattern:question", sentence[:120])
+    return best
+
+
+# --- the layer ----------------------------------------------------------------------------------
+
+
+def _signal(label: Label, score: float, rule: str, evidence: str) -> Signal:
+    return Signal(label=label, score=score, layer=LAYER, rule=rule, evidence=evidence)
+
+
+def _strongest_per_rule(signals: Iterable[Signal]) -> list[Signal]:
+    best: dict[tuple[Label, str], Signal] = {}
+    for signal in signals:
+        key = (signal.label, signal.rule)
+        if key not in best or signal.score > best[key].score:
+            best[key] = signal
+    return list(best.values())
+
+
+def _clean_names(names: Iterable[str]) -> tuple[str, ...]:
+    cleaned = (" ".join(re.sub(r"[^\w\s'-]", " ", name).split()) for name in names)
+    return tuple(sorted({name for name in cleaned if name}))
+
+
+@lru_cache(maxsize=256)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    return compile_terms(names)
+
+
+def _near(a: Hit, b: Hit) -> bool:
+    return max(a.start, b.start) - min(a.end, b.end) <= NEAR
+
+
+class RulesLayer:
+    """Lexicons, personal-data patterns and the school's watch lists; every signal explained."""
+
+    name: str = LAYER
+
+    def __init__(self, watchlists: Watchlists, lexicon_dir: Path | None = None) -> None:
+        sources = read_lexicons(lexicon_dir or LEXICON_DIR)
+        self.version: str = lexicon_version(sources)
+        self.watchlists = watchlists
+        self._lexicons = {
+            stem: compile_lexicon(source, stem in MASKABLE_LEXICONS)
+            for stem, source in sources.items()
+        }
+        self._staff = _names_pattern(_clean_names(watchlists.staff_names))
+        self._school = _names_pattern(_clean_names(watchlists.school_names))
+
+    def assess(self, texts: Sequence[str]) -> list[tuple[Signal, ...]]:
+        """Signals for each text, in order."""
+        return [self.assess_text(text) for text in texts]
+
+    def assess_text(self, text: str) -> tuple[Signal, ...]:
+        """Signals for one text."""
+        norm = normalise(text)
+        hits = {stem: lexicon.find(norm.text) for stem, lexicon in self._lexicons.items()}
+        signals = [*self._lexicon_signals(text, norm, hits)]
+        signals += self._target_signals(text, norm, hits)
+        signals += personal_data_signals(text)
+        question = question_signal(text)
+        signals += [question] if question is not None else []
+        pupil = self.watchlists
+        words = pupil_name_words(text, pupil.pupil_name_hashes, pupil.pupil_hash_salt)
+        if words:
+            signals.append(_signal(Label.PERSONAL_DATA, 1.0, "watchlist:pupil", PUPIL_EVIDENCE))
+        return tuple(_with_evidence(s, _redact(s.evidence, words)) for s in signals)
+
+    def _lexicon_signals(
+        self, text: str, norm: Normalised, hits: dict[str, list[Hit]]
+    ) -> Iterator[Signal]:
+        for stem, found in hits.items():
+            if found:
+                label = LEXICON_LABELS[stem]
+                scale = ALLEGATION_ALONE if label is Label.DEFAMATION else 1.0
+                evidence = norm.original(text, found[0].start, found[0].end)
+                yield _signal(label, found[0].score * scale, f"lexicon:{stem}", evidence)
+
+    def _target_signals(
+        self, text: str, norm: Normalised, hits: dict[str, list[Hit]]
+    ) -> Iterator[Signal]:
+        staff = list(_hits(self._staff, norm.text, STRONG))
+        school = list(_hits(self._school, norm.text, STRONG))
+        pairs = (
+            (Label.DEFAMATION, 1.0, "watchlist:staff", staff, hits.get("defamation", [])),
+            (Label.DEFAMATION, 1.0, "watchlist:school", school, hits.get("defamation", [])),
+            (Label.HARASSMENT, 1.0, "watchlist:staff", staff, hits.get("insult", [])),
+            (Label.HARASSMENT, 0.7, "watchlist:staff", staff, hits.get("criticism", [])),
+        )
+        fired: set[tuple[Label, str]] = set()
+        for label, score, rule, names, terms in pairs:
+            pair = next(((n, t) for n in names for t in terms if _near(n, t)), None)
+            if pair is not None and (label, rule) not in fired:
+                fired.add((label, rule))
+                name, term = (norm.original(text, h.start, h.end) for h in pair)
+                yield _signal(label, score, rule, f"{name} … {term}")
+
+
+def _with_evidence(signal: Signal, evidence: str) -> Signal:
+    if evidence == signal.evidence:
+        return signal
+    return Signal(signal.label, signal.score, signal.layer, signal.rule, evidence)
