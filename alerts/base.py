@@ -47,8 +47,13 @@ class Alert:
     def from_json(cls, data: dict[str, Any]) -> Alert:
         """Rebuild an alert stored by `to_json`."""
         items = tuple(
-            AlertItem(**{**item, "labels": tuple(item.get("labels", ())),
-                         "reasons": tuple(item.get("reasons", ()))})
+            AlertItem(
+                **{
+                    **item,
+                    "labels": tuple(item.get("labels", ())),
+                    "reasons": tuple(item.get("reasons", ())),
+                }
+            )
             for item in data.get("items", ())
         )
         links = tuple((str(label), str(url)) for label, url in data.get("links", ()))
@@ -124,5 +129,5 @@ class Channel(ABC):
         """A log-safe description (no password, no webhook URL)."""
         return f"{self.type} channel {self.name!r}"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections; called when the service stops."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Channel, DeliveryResult, DeliveryStatus, Recipient
+from alerts.journal import SentJournal
 from monitor import models
 from monitor.classify.base import Severity
 from monitor.config import AlertsConfig, OrmConfig, SchoolConfig
@@ -26,18 +28,40 @@ FAILPOINT_ENV = "ORM_MONITOR_FAILPOINT"
 BATCH = 50
 
 
-def enqueue(session: Session, *, school_id: str, item_id: int | None, kind: str, channel: str,
-            recipient: Recipient, severity: str, alert: Alert, key: str) -> bool:
+def enqueue(
+    session: Session,
+    *,
+    school_id: str,
+    item_id: int | None,
+    kind: str,
+    channel: str,
+    recipient: Recipient,
+    severity: str,
+    alert: Alert,
+    key: str,
+) -> bool:
     """Add an outbox row in the caller's transaction; False if that key is already owed."""
-    exists = session.scalar(select(models.OutboxMessage.id)
-                            .where(models.OutboxMessage.idempotency_key == key))
+    exists = session.scalar(
+        select(models.OutboxMessage.id).where(models.OutboxMessage.idempotency_key == key)
+    )
     if exists is not None:
         return False
-    session.add(models.OutboxMessage(
-        idempotency_key=key, school_id=school_id, item_id=item_id, kind=kind, channel=channel,
-        recipient=recipient.address, recipient_name=recipient.name, severity=severity,
-        payload=alert.to_json(), status=PENDING, attempts=0, next_attempt_at=utcnow(),
-    ))
+    session.add(
+        models.OutboxMessage(
+            idempotency_key=key,
+            school_id=school_id,
+            item_id=item_id,
+            kind=kind,
+            channel=channel,
+            recipient=recipient.address,
+            recipient_name=recipient.name,
+            severity=severity,
+            payload=alert.to_json(),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+    )
     return True
 
 
@@ -57,15 +81,28 @@ ChannelFactory = Callable[[SchoolConfig, str], Channel]
 class Dispatcher:
     """Claims due outbox rows, delivers them, and stores each recipient's result."""
 
-    def __init__(self, db: Database, config: OrmConfig, channel_for: ChannelFactory, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: OrmConfig,
+        channel_for: ChannelFactory,
+        journal: SentJournal,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db, self.config, self.channel_for, self.clock = db, config, channel_for, clock
+        self.journal = journal
         self.settings: AlertsConfig = config.alerts
+        self._lock = threading.Lock()  # one delivery run at a time per process
 
     def run_once(self, stop: Callable[[], bool] = lambda: False) -> DispatchReport:
         """Reconcile interrupted sends, then deliver everything due, most severe first."""
+        with self._lock:
+            return self._run(stop)
+
+    def _run(self, stop: Callable[[], bool]) -> DispatchReport:
         counts = {DELIVERED: 0, "retry": 0, FAILED: 0}
-        reconciled = self.reconcile()
+        reconciled = self._reconcile(at_start=False)
         while not stop():
             claimed = self._claim(BATCH)
             if not claimed:
@@ -78,11 +115,15 @@ class Dispatcher:
         return DispatchReport(counts[DELIVERED], counts["retry"], counts[FAILED], reconciled)
 
     def reconcile(self, *, at_start: bool = False) -> int:
-        """Rows left 'sending' by a crash: delivered if the channel confirms, else sent again.
+        """Rows left 'sending' by a crash: delivered if journal or channel confirm, else resent.
 
         At start every 'sending' row is in doubt (one dispatcher per database); later only
         those whose lease ran out.
         """
+        with self._lock:
+            return self._reconcile(at_start)
+
+    def _reconcile(self, at_start: bool) -> int:
         now = self.clock()
         query = select(models.OutboxMessage).where(models.OutboxMessage.status == SENDING)
         if not at_start:
@@ -94,15 +135,25 @@ class Dispatcher:
         return len(stale)
 
     def _settle_in_doubt(self, session: Session, row: models.OutboxMessage, now: datetime) -> None:
-        confirmed = self._channel(row).confirm(row.idempotency_key)
+        journalled = self.journal.lookup(row.idempotency_key)
+        confirmed = (
+            True if journalled is not None else self._channel(row).confirm(row.idempotency_key)
+        )
         if confirmed:
             row.status, row.delivered_at, row.claimed_until = DELIVERED, now, None
-            log.info("outbox %d: delivery before the interruption confirmed by %s", row.id,
-                     row.channel)
+            row.provider_message_id = journalled or row.provider_message_id
+            log.info(
+                "outbox %d: delivered before the interruption (confirmed by the %s)",
+                row.id,
+                "journal" if journalled is not None else f"{row.channel} channel",
+            )
             return
         row.status, row.claimed_until, row.next_attempt_at = PENDING, None, now
-        row.last_error = ("interrupted while sending; not delivered" if confirmed is False else
-                          "interrupted while sending; resent with the same message id")
+        row.last_error = (
+            "interrupted while sending; not delivered"
+            if confirmed is False
+            else "interrupted while sending; resent with the same message id"
+        )
         log.warning("outbox %d: %s", row.id, row.last_error)
 
     def _claim(self, limit: int) -> list[int]:
@@ -111,11 +162,25 @@ class Dispatcher:
         with self.db.session() as session:
             due = session.execute(
                 select(models.OutboxMessage.id, models.OutboxMessage.severity)
-                .where(models.OutboxMessage.status == PENDING,
-                       models.OutboxMessage.next_attempt_at <= now)
-                .order_by(models.OutboxMessage.id).limit(limit)).all()
+                .where(
+                    models.OutboxMessage.status == PENDING,
+                    models.OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(models.OutboxMessage.id)
+                .limit(limit)
+            ).all()
             ordered = sorted(due, key=lambda r: _urgency(r.severity, r.id))
             return [r.id for r in ordered if self._take(session, r.id, until)]
+
+    def prune_journal(self) -> None:
+        """Forget journal lines whose rows the database has settled."""
+        with self._lock, self.db.session() as session:
+            unsettled = session.scalars(
+                select(models.OutboxMessage.idempotency_key).where(
+                    models.OutboxMessage.status == SENDING
+                )
+            ).all()
+            self.journal.prune(unsettled)
 
     def _release(self, row_ids: list[int]) -> None:
         """Hand back rows claimed but not attempted (the service is stopping)."""
@@ -123,18 +188,20 @@ class Dispatcher:
             session.execute(
                 update(models.OutboxMessage)
                 .where(models.OutboxMessage.id.in_(row_ids), models.OutboxMessage.status == SENDING)
-                .values(status=PENDING, claimed_until=None,
-                        attempts=models.OutboxMessage.attempts - 1)
-                .execution_options(synchronize_session=False))
+                .values(
+                    status=PENDING, claimed_until=None, attempts=models.OutboxMessage.attempts - 1
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _take(self, session: Session, row_id: int, until: datetime) -> bool:
         """Claim one row; another dispatcher that got there first wins."""
         taken = session.execute(
             update(models.OutboxMessage)
             .where(models.OutboxMessage.id == row_id, models.OutboxMessage.status == PENDING)
-            .values(status=SENDING, claimed_until=until,
-                    attempts=models.OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False))
+            .values(status=SENDING, claimed_until=until, attempts=models.OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
         return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
     def _deliver(self, row_id: int) -> str:
@@ -147,6 +214,8 @@ class Dispatcher:
         except Exception as error:  # a bug in a channel must not lose the alert
             log.exception("outbox %d: %s channel raised", row.id, row.channel)
             result = DeliveryResult.retry(f"bug in channel: {error!r}")
+        if result.status is DeliveryStatus.DELIVERED:
+            self.journal.record(row.idempotency_key, result.provider_message_id)
         _failpoint("dispatch-after-send")
         with self.db.session() as session:
             return self._record(session, session.get_one(models.OutboxMessage, row_id), result)
@@ -154,10 +223,20 @@ class Dispatcher:
     def _record(self, session: Session, row: models.OutboxMessage, result: DeliveryResult) -> str:
         now = self.clock()
         row.claimed_until = None
-        session.add(models.AuditEntry(
-            actor="dispatcher", action=f"delivery.{result.status}", school_id=row.school_id,
-            item_id=row.item_id, detail={"outbox_id": row.id, "channel": row.channel,
-                                         "attempt": row.attempts, "error": result.error}))
+        session.add(
+            models.AuditEntry(
+                actor="dispatcher",
+                action=f"delivery.{result.status}",
+                school_id=row.school_id,
+                item_id=row.item_id,
+                detail={
+                    "outbox_id": row.id,
+                    "channel": row.channel,
+                    "attempt": row.attempts,
+                    "error": result.error,
+                },
+            )
+        )
         if result.status is DeliveryStatus.DELIVERED:
             row.status, row.delivered_at = DELIVERED, now
             row.provider_message_id, row.last_error = result.provider_message_id, None
@@ -166,19 +245,32 @@ class Dispatcher:
         if result.status is DeliveryStatus.RETRY and row.attempts < self.settings.max_attempts:
             row.status = PENDING
             row.next_attempt_at = self._next_attempt(row.attempts, result.retry_after, now)
-            log.warning("outbox %d to %s via %s: %s (attempt %d, next at %s)", row.id,
-                        row.recipient, row.channel, result.error, row.attempts,
-                        row.next_attempt_at.isoformat(timespec="seconds"))
+            log.warning(
+                "outbox %d to %s via %s: %s (attempt %d, next at %s)",
+                row.id,
+                row.recipient,
+                row.channel,
+                result.error,
+                row.attempts,
+                row.next_attempt_at.isoformat(timespec="seconds"),
+            )
             return "retry"
         row.status = FAILED
-        log.error("outbox %d to %s via %s failed for good: %s", row.id, row.recipient,
-                  row.channel, result.error)
+        log.error(
+            "outbox %d to %s via %s failed for good: %s",
+            row.id,
+            row.recipient,
+            row.channel,
+            result.error,
+        )
         self._fall_back(session, row)
         return FAILED
 
     def _next_attempt(self, attempts: int, retry_after: datetime | None, now: datetime) -> datetime:
-        delay = min(self.settings.backoff_initial_seconds * 2 ** (attempts - 1),
-                    self.settings.backoff_max_seconds)
+        delay = min(
+            self.settings.backoff_initial_seconds * 2 ** (attempts - 1),
+            self.settings.backoff_max_seconds,
+        )
         at = now + timedelta(seconds=delay * random.uniform(0.9, 1.1))
         return max(at, retry_after) if retry_after else at
 
@@ -189,18 +281,29 @@ class Dispatcher:
         if fallback is None or fallback == row.channel or row.fallback_of is not None:
             return
         for recipient in self._fallback_recipients(school, fallback, row):
-            enqueue(session, school_id=row.school_id, item_id=row.item_id, kind=row.kind,
-                    channel=fallback, recipient=recipient, severity=row.severity,
-                    alert=Alert.from_json(row.payload),
-                    key=f"{row.idempotency_key}:fallback:{recipient.address}")
+            enqueue(
+                session,
+                school_id=row.school_id,
+                item_id=row.item_id,
+                kind=row.kind,
+                channel=fallback,
+                recipient=recipient,
+                severity=row.severity,
+                alert=Alert.from_json(row.payload),
+                key=f"{row.idempotency_key}:fallback:{recipient.address}",
+            )
         session.flush()
-        for extra in session.scalars(select(models.OutboxMessage).where(
-                models.OutboxMessage.idempotency_key.like(f"{row.idempotency_key}:fallback:%"))):
+        for extra in session.scalars(
+            select(models.OutboxMessage).where(
+                models.OutboxMessage.idempotency_key.like(f"{row.idempotency_key}:fallback:%")
+            )
+        ):
             extra.fallback_of = row.id
         log.warning("outbox %d: handed to the fallback channel %s", row.id, fallback)
 
-    def _fallback_recipients(self, school: SchoolConfig, fallback: str,
-                             row: models.OutboxMessage) -> list[Recipient]:
+    def _fallback_recipients(
+        self, school: SchoolConfig, fallback: str, row: models.OutboxMessage
+    ) -> list[Recipient]:
         if not self.channel_for(school, fallback).delivers_to_people:
             return [Recipient(fallback, f"Teams: {fallback}")]
         if "@" in row.recipient:
@@ -220,7 +323,7 @@ def _urgency(severity_name: str, row_id: int) -> tuple[int, int]:
 
 
 def _failpoint(name: str) -> None:
-    """Crash-test hook: `ORM_MONITOR_FAILPOINT=<name>` kills the process here, as a power cut would."""
+    """Crash-test hook: `ORM_MONITOR_FAILPOINT=<name>` kills the process here, like a power cut."""
     if os.environ.get(FAILPOINT_ENV) == name:
         log.critical("failpoint %s reached: exiting without cleanup", name)
         os._exit(70)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.classify import build_classifier  # noqa: E402
-from monitor.classify.base import Watchlists  # noqa: E402
-from monitor.classify.rules import hash_name  # noqa: E402
+from monitor.classify import build_classifier
+from monitor.classify.base import Watchlists
+from monitor.classify.rules import hash_name
 
-SHORT = ("Does anyone know when the gates open? Mrs Patel was brilliant, thanks! "
-         "Call 07700 900{n:03d} or I'll kill you")
+SHORT = (
+    "Does anyone know when the gates open? Mrs Patel was brilliant, thanks! "
+    "Call 07700 900{n:03d} or I'll kill you"
+)
 LONG = ("The parents' evening was a shambles and nobody answered my emails. " * 9) + "{n}"
 
 
@@ -34,8 +36,12 @@ def main() -> None:
     build_classifier(Watchlists())
     print(f"first build (lexicons compiled): {time.perf_counter() - started:.2f} s")
     pupils = frozenset(hash_name(f"Pupil{n} Surname{n}", "s") for n in range(500))
-    school = Watchlists(school_names=("St Mary's",), staff_names=("Mrs Patel",),
-                        pupil_name_hashes=pupils, pupil_hash_salt="s")
+    school = Watchlists(
+        school_names=("St Mary's",),
+        staff_names=("Mrs Patel",),
+        pupil_name_hashes=pupils,
+        pupil_hash_salt="s",
+    )
     short = [SHORT.format(n=n % 1000) for n in range(1000)]
     long = [LONG.format(n=n) for n in range(200)]
     print(f"short posts, no watch lists: {posts_per_second(short, Watchlists()):,.0f} posts/s")

@@ -161,7 +161,7 @@ class Connector(ABC):
         result = self.fetch({})
         return f"reachable, {len(result.items)} items visible"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release network clients; called when the service stops."""
 
 
@@ -200,7 +200,9 @@ class Registry:
             return self._connectors[name]
         except KeyError:
             if name in self.broken:
-                raise KeyError(f"connector {name!r} failed to import: {self.broken[name]}") from None
+                raise KeyError(
+                    f"connector {name!r} failed to import: {self.broken[name]}"
+                ) from None
             known = ", ".join(sorted(self._connectors)) or "none"
             raise KeyError(f"unknown source type {name!r} (available: {known})") from None
 

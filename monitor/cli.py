@@ -13,7 +13,8 @@ from connectors import default_registry
 from connectors.base import ConnectorError
 from monitor import status as status_report
 from monitor.classify.rules import hash_name
-from monitor.config import ConfigError, OrmConfig, Problem, load_config, load_demo_config
+from monitor.config import OrmConfig
+from monitor.config_file import ConfigError, Problem, load_config, load_demo_config
 from monitor.db import Database, DatabaseError
 from monitor.pipeline import Pipeline, Preview
 from monitor.secrets import MissingSecret, read_secret
@@ -49,16 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     top = argparse.ArgumentParser(prog="orm-monitor", description=__doc__)
-    top.add_argument("--config", type=Path, help="config file (default: $ORM_MONITOR_CONFIG, "
-                     f"then {DEFAULT_CONFIG})")
-    top.add_argument("--demo", action="store_true",
-                     help="use the embedded demo config (bundled feeds, SQLite and mail in ./var)")
-    top.add_argument("--state-dir", type=Path, default=Path("var"),
-                     help="where the demo keeps its database and mail (default: ./var)")
+    top.add_argument(
+        "--config",
+        type=Path,
+        help=f"config file (default: $ORM_MONITOR_CONFIG, then {DEFAULT_CONFIG})",
+    )
+    top.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded demo config (bundled feeds, SQLite and mail in ./var)",
+    )
+    top.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var"),
+        help="where the demo keeps its database and mail (default: ./var)",
+    )
     top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _command(commands, "run", cmd_run, "run the daemon").add_argument(
-        "--once", action="store_true", help="poll every source once, deliver, and exit")
+        "--once", action="store_true", help="poll every source once, deliver, and exit"
+    )
     poll = _command(commands, "poll", cmd_poll, "poll one source now and print what it found")
     poll.add_argument("source", help="the source id from the config")
     poll.add_argument("--dry-run", action="store_true", help="store nothing, alert nobody")
@@ -70,15 +82,22 @@ def parser() -> argparse.ArgumentParser:
     _command(db_commands, "upgrade", cmd_db_upgrade, "migrate the database to the newest schema")
     watch = _command(commands, "watchlist", None, "pupil watch lists")
     watch_commands = watch.add_subparsers(dest="watch_command", required=True, metavar="ACTION")
-    hash_cmd = _command(watch_commands, "hash", cmd_watchlist_hash,
-                        "read pupil names (one a line) on stdin, print their hashes")
+    hash_cmd = _command(
+        watch_commands,
+        "hash",
+        cmd_watchlist_hash,
+        "read pupil names (one a line) on stdin, print their hashes",
+    )
     hash_cmd.add_argument("--school", required=True, help="the school id (the hashes' salt)")
     return top
 
 
-def _command(group: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
-             handler: Callable[[argparse.Namespace], int] | None,
-             help_text: str) -> argparse.ArgumentParser:
+def _command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Callable[[argparse.Namespace], int] | None,
+    help_text: str,
+) -> argparse.ArgumentParser:
     command = group.add_parser(name, help=help_text, description=help_text)
     command.set_defaults(handler=handler)
     return command
@@ -102,8 +121,10 @@ def config_from(args: argparse.Namespace) -> OrmConfig:
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
     if path is None:
-        raise UsageError("no configuration: pass --config FILE, set ORM_MONITOR_CONFIG, "
-                         "or try the bundled demo with --demo")
+        raise UsageError(
+            "no configuration: pass --config FILE, set ORM_MONITOR_CONFIG, "
+            "or try the bundled demo with --demo"
+        )
     return load_config(path)
 
 
@@ -146,9 +167,11 @@ def cmd_poll(args: argparse.Namespace) -> int:
             print(f"{args.source}: {outcome.error}", file=sys.stderr)
             return EXIT_FAILED
         assessed = pipeline.assess_pending()
-        print(f"{args.source}: {outcome.counts.new} new, {outcome.counts.edited} edited, "
-              f"{outcome.counts.unchanged} unchanged; {assessed} classified "
-              "(alerts are delivered by the running service)")
+        print(
+            f"{args.source}: {outcome.counts.new} new, {outcome.counts.edited} edited, "
+            f"{outcome.counts.unchanged} unchanged; {assessed} classified "
+            "(alerts are delivered by the running service)"
+        )
         return 0
     except ConnectorError as error:
         print(f"{args.source}: {error.one_line()}", file=sys.stderr)
@@ -161,12 +184,16 @@ def describe_preview(preview: Preview) -> str:
     """One item, its labels and who would be told, for the terminal."""
     item, decision = preview.item, preview.decision
     labels = ", ".join(str(label) for label in decision.labels) or "no labels"
-    who = ", ".join(sorted({d.recipient.name or d.recipient.address
-                            for d in decision.destinations})) or "nobody"
+    who = (
+        ", ".join(sorted({d.recipient.name or d.recipient.address for d in decision.destinations}))
+        or "nobody"
+    )
     text = " ".join(item.text.split())
     excerpt = text[:117] + "…" if len(text) > 120 else text
-    return (f"- [{decision.severity}] {labels} → {who}\n"
-            f"  {item.kind} {item.external_id[:60]} {item.url or ''}\n  {excerpt!r}")
+    return (
+        f"- [{decision.severity}] {labels} → {who}\n"
+        f"  {item.kind} {item.external_id[:60]} {item.url or ''}\n  {excerpt!r}"
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -205,8 +232,9 @@ def missing_credentials(config: OrmConfig) -> list[Problem]:
                 if key.endswith("_credential") and isinstance(value, str):
                     problems += _credential(f"schools.{i}.sources.{j}.{key}", value)
     if config.service.database_url_credential:
-        problems += _credential("service.database_url_credential",
-                                config.service.database_url_credential)
+        problems += _credential(
+            "service.database_url_credential", config.service.database_url_credential
+        )
     return problems
 
 

@@ -1,4 +1,4 @@
-"""Engine, sessions and migrations: SQLite (WAL, synchronous=FULL) by default, PostgreSQL for trusts."""
+"""Engine, sessions and migrations: SQLite (WAL, synchronous=FULL) or PostgreSQL for trusts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Database:
                 config = alembic_config(self.url)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
-        except OperationalError as error:
+        except DBAPIError as error:
             raise DatabaseError(
                 f"cannot migrate the database at {safe_url(self.url)}: {error.orig} "
                 "(check service.database_url, that the server is running and the file is writable)"

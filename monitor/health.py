@@ -1,4 +1,4 @@
-"""Each source's cursor and health: when to poll next, failures logged once, recovery logged once."""
+"""Each source's cursor and health: when to poll next; failures and recoveries logged once."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def state_of(session: Session, source_id: str) -> models.ConnectorState:
     """The source's state row, created on first use."""
     state = session.get(models.ConnectorState, source_id)
     if state is None:
-        state = models.ConnectorState(source_id=source_id, cursor={}, consecutive_failures=0,
-                                      auth_failed=False)
+        state = models.ConnectorState(
+            source_id=source_id, cursor={}, consecutive_failures=0, auth_failed=False
+        )
         session.add(state)
     return state
 
@@ -48,13 +49,19 @@ def jittered(delay: timedelta) -> timedelta:
     return delay * (1 + random.uniform(-JITTER, JITTER))
 
 
-def succeeded(session: Session, source: SourceConfig, new_cursor: dict[str, Any],
-              now: datetime, default_minutes: float = 15) -> None:
+def succeeded(
+    session: Session,
+    source: SourceConfig,
+    new_cursor: dict[str, Any],
+    now: datetime,
+    default_minutes: float = 15,
+) -> None:
     """Save the cursor; log recovery once."""
     state = state_of(session, source.id)
     if state.consecutive_failures:
-        log.info("source %s: recovered after %d failed poll(s)", source.id,
-                 state.consecutive_failures)
+        log.info(
+            "source %s: recovered after %d failed poll(s)", source.id, state.consecutive_failures
+        )
     state.cursor = new_cursor
     state.last_poll_at = state.last_success_at = now
     state.consecutive_failures = 0
@@ -62,8 +69,14 @@ def succeeded(session: Session, source: SourceConfig, new_cursor: dict[str, Any]
     state.next_poll_at = now + jittered(interval(source, default_minutes))
 
 
-def failed(session: Session, school: SchoolConfig, source: SourceConfig, error: Exception,
-           now: datetime, default_minutes: float = 15) -> str:
+def failed(
+    session: Session,
+    school: SchoolConfig,
+    source: SourceConfig,
+    error: Exception,
+    now: datetime,
+    default_minutes: float = 15,
+) -> str:
     """Record a failed poll and when to try again; returns the one-line error."""
     state = state_of(session, source.id)
     message = error.one_line() if isinstance(error, ConnectorError) else f"bug: {error!r}"
@@ -83,8 +96,9 @@ def failed(session: Session, school: SchoolConfig, source: SourceConfig, error: 
     return message
 
 
-def backoff(source: SourceConfig, failures: int, error: Exception,
-            default_minutes: float) -> timedelta:
+def backoff(
+    source: SourceConfig, failures: int, error: Exception, default_minutes: float
+) -> timedelta:
     """Exponential backoff from the interval, capped, never before a rate limit resets."""
     delay = min(interval(source, default_minutes) * 2 ** (failures - 1), MAX_BACKOFF)
     delay = jittered(delay)
@@ -94,28 +108,39 @@ def backoff(source: SourceConfig, failures: int, error: Exception,
     return delay
 
 
-def _tell_it_lead(session: Session, school: SchoolConfig, source: SourceConfig, message: str,
-                  now: datetime) -> None:
+def _tell_it_lead(
+    session: Session, school: SchoolConfig, source: SourceConfig, message: str, now: datetime
+) -> None:
     if school.email_channel is None:
         return
     alert = Alert(
-        kind="source_error", school_name=school.name, severity="high",
+        kind="source_error",
+        school_name=school.name,
+        severity="high",
         headline=f"{source.display_name} stopped: its credentials were refused",
         summary=message,
         action="Renew the token or permission for this source, then restart orm-monitor.",
     )
     for person in resolve(school, source, "it_lead"):
-        enqueue(session, school_id=school.id, item_id=None, kind="source_error",
-                channel=school.email_channel, recipient=Recipient(person.email, person.name),
-                severity="high", alert=alert,
-                key=f"auth:{source.id}:{now.date().isoformat()}:{person.email}")
+        enqueue(
+            session,
+            school_id=school.id,
+            item_id=None,
+            kind="source_error",
+            channel=school.email_channel,
+            recipient=Recipient(person.email, person.name),
+            severity="high",
+            alert=alert,
+            key=f"auth:{source.id}:{now.date().isoformat()}:{person.email}",
+        )
 
 
 def resume_on_start(session: Session, source: SourceConfig) -> None:
     """On start (the IT lead may have renewed a token) every source gets polled again."""
     state = state_of(session, source.id)
     if state.auth_failed:
-        log.info("source %s: stopped for refused credentials; trying again after restart",
-                 source.id)
+        log.info(
+            "source %s: stopped for refused credentials; trying again after restart", source.id
+        )
     state.auth_failed = False
     state.next_poll_at = None

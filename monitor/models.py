@@ -81,7 +81,9 @@ class Item(Base):
     """One mention, comment, review or article; the current version of its text."""
 
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("source_id", "external_id", name="uq_items_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_items_source_external"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)

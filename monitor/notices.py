@@ -35,13 +35,28 @@ ACTIONS: dict[Label, str] = {
 
 # The order in which labels decide the action: the most serious first.
 PRIORITY = [
-    Label.SAFEGUARDING, Label.THREAT, Label.EXTREMISM, Label.SEXUAL, Label.PERSONAL_DATA,
-    Label.HARASSMENT, Label.HATE, Label.DEFAMATION, Label.INSULT, Label.QUERY, Label.CRITICISM,
+    Label.SAFEGUARDING,
+    Label.THREAT,
+    Label.EXTREMISM,
+    Label.SEXUAL,
+    Label.PERSONAL_DATA,
+    Label.HARASSMENT,
+    Label.HATE,
+    Label.DEFAMATION,
+    Label.INSULT,
+    Label.QUERY,
+    Label.CRITICISM,
 ]
 
 
-def item_alert(school: SchoolConfig, source: SourceConfig, item: models.Item,
-               assessment: Assessment, severity: Severity, labels: tuple[Label, ...]) -> Alert:
+def item_alert(
+    school: SchoolConfig,
+    source: SourceConfig,
+    item: models.Item,
+    assessment: Assessment,
+    severity: Severity,
+    labels: tuple[Label, ...],
+) -> Alert:
     """The alert one recipient gets about one item, naming only the labels routed to them."""
     top = next((label for label in PRIORITY if label in labels), None)
     names = ", ".join(label.replace("_", " ") for label in labels)
@@ -56,12 +71,14 @@ def item_alert(school: SchoolConfig, source: SourceConfig, item: models.Item,
     )
 
 
-def alert_item(source: SourceConfig, item: models.Item, assessment: Assessment,
-               labels: tuple[Label, ...]) -> AlertItem:
+def alert_item(
+    source: SourceConfig, item: models.Item, assessment: Assessment, labels: tuple[Label, ...]
+) -> AlertItem:
     """The post as shown in an alert, with the rules and models that fired."""
     reasons = tuple(
         f"{s.label}: {s.rule}" + (f" ({s.evidence})" if s.evidence else "")
-        for s in assessment.signals if s.label in labels
+        for s in assessment.signals
+        if s.label in labels
     )
     author = item.author_name or item.author_handle or item.author_id
     return AlertItem(

@@ -51,9 +51,15 @@ class Preview:
 class Pipeline:
     """Moves items from connectors to the outbox for one configuration."""
 
-    def __init__(self, db: Database, config: OrmConfig, registry: Registry, *,
-                 secrets: Callable[[str], str] = read_secret,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        config: OrmConfig,
+        registry: Registry,
+        *,
+        secrets: Callable[[str], str] = read_secret,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db, self.config, self.registry = db, config, registry
         self.secrets, self.clock = secrets, clock
         self._connectors: dict[str, Connector] = {}
@@ -92,20 +98,29 @@ class Pipeline:
             return self._failed(school, source, error)
         return self._stored(school, source, result)
 
-    def _stored(self, school: SchoolConfig, source: SourceConfig, result: FetchResult) -> PollOutcome:
+    def _stored(
+        self, school: SchoolConfig, source: SourceConfig, result: FetchResult
+    ) -> PollOutcome:
         now = self.clock()
         with self.db.session() as session:
             counts = store.ingest(session, source.id, school.id, result.items, now)
-            health.succeeded(session, source, dict(result.new_state), now,
-                             self.default_minutes(source))
-        log.debug("source %s: %d new, %d edited, %d unchanged",
-                  source.id, counts.new, counts.edited, counts.unchanged)
+            health.succeeded(
+                session, source, dict(result.new_state), now, self.default_minutes(source)
+            )
+        log.debug(
+            "source %s: %d new, %d edited, %d unchanged",
+            source.id,
+            counts.new,
+            counts.edited,
+            counts.unchanged,
+        )
         return PollOutcome(source.id, counts, not_modified=result.not_modified)
 
     def _failed(self, school: SchoolConfig, source: SourceConfig, error: Exception) -> PollOutcome:
         with self.db.session() as session:
-            message = health.failed(session, school, source, error, self.clock(),
-                                   self.default_minutes(source))
+            message = health.failed(
+                session, school, source, error, self.clock(), self.default_minutes(source)
+            )
         return PollOutcome(source.id, store.IngestCounts(), error=message)
 
     def assess_pending(self, limit: int = 1000) -> int:
@@ -121,10 +136,14 @@ class Pipeline:
 
     def _pending(self, size: int) -> dict[str, list[int]]:
         known = [s.id for s in self.config.schools]
-        query = (select(models.Item.id, models.Item.school_id)
-                 .where(models.Item.assessed_version < models.Item.version,
-                        models.Item.school_id.in_(known))
-                 .order_by(models.Item.id).limit(size))
+        query = (
+            select(models.Item.id, models.Item.school_id)
+            .where(
+                models.Item.assessed_version < models.Item.version, models.Item.school_id.in_(known)
+            )
+            .order_by(models.Item.id)
+            .limit(size)
+        )
         with self.db.session() as session:
             rows = session.execute(query).all()
         batch: dict[str, list[int]] = {}
@@ -142,17 +161,24 @@ class Pipeline:
                 self._record(session, school, session.merge(item), assessment)
         return len(items)
 
-    def _record(self, session: Session, school: SchoolConfig, item: models.Item,
-                assessment: Assessment) -> None:
+    def _record(
+        self, session: Session, school: SchoolConfig, item: models.Item, assessment: Assessment
+    ) -> None:
         """Store the assessment and its outbox rows in one transaction."""
         _, source = self.config.source(item.source_id)
         decision = decide(school, source, assessment)
         previous = _previous_labels(session, item.id)
-        session.add(models.Assessment(
-            item_id=item.id, item_version=item.version, sentiment=_str(assessment.sentiment),
-            sentiment_score=assessment.sentiment_score, labels=_signals_json(assessment),
-            severity=str(decision.severity), model_version=assessment.model_version,
-        ))
+        session.add(
+            models.Assessment(
+                item_id=item.id,
+                item_version=item.version,
+                sentiment=_str(assessment.sentiment),
+                sentiment_score=assessment.sentiment_score,
+                labels=_signals_json(assessment),
+                severity=str(decision.severity),
+                model_version=assessment.model_version,
+            )
+        )
         item.assessed_version = item.version
         if item.by_school or not self._alertable(item):
             return
@@ -160,11 +186,18 @@ class Pipeline:
             labels = tuple(lbl for lbl in destination.labels if lbl not in previous)
             if labels:
                 alert = item_alert(school, source, item, assessment, decision.severity, labels)
-                enqueue(session, school_id=school.id, item_id=item.id, kind="item",
-                        channel=destination.channel, recipient=destination.recipient,
-                        severity=str(decision.severity), alert=alert,
-                        key=f"item:{item.id}:v{item.version}:{destination.channel}:"
-                            f"{destination.recipient.address}")
+                enqueue(
+                    session,
+                    school_id=school.id,
+                    item_id=item.id,
+                    kind="item",
+                    channel=destination.channel,
+                    recipient=destination.recipient,
+                    severity=str(decision.severity),
+                    alert=alert,
+                    key=f"item:{item.id}:v{item.version}:{destination.channel}:"
+                    f"{destination.recipient.address}",
+                )
 
     def _alertable(self, item: models.Item) -> bool:
         """Items much older than when we first saw them (a new source's backlog) are not alerted."""
@@ -181,8 +214,10 @@ class Pipeline:
         result = self.connector(source_id).fetch(cursor)
         texts = [assessable_text(i.title, i.text) for i in result.items]
         assessments = self.classifier(school).classify(texts)
-        return [Preview(item, a, decide(school, source, a))
-                for item, a in zip(result.items, assessments, strict=True)]
+        return [
+            Preview(item, a, decide(school, source, a))
+            for item, a in zip(result.items, assessments, strict=True)
+        ]
 
     def close(self) -> None:
         """Close every connector's network clients."""
@@ -199,26 +234,42 @@ def assessable_text(title: str | None, text: str) -> str:
 
 def watchlists_for(school: SchoolConfig) -> Watchlists:
     """A school's watch lists from its config (pupil names only as hashes)."""
-    hashes = load_name_hashes(Path(school.pupil_name_hashes_file)) if school.pupil_name_hashes_file \
+    hashes = (
+        load_name_hashes(Path(school.pupil_name_hashes_file))
+        if school.pupil_name_hashes_file
         else frozenset()
+    )
     return Watchlists(
-        school_names=(school.name, *school.names), staff_names=tuple(school.staff_names),
-        pupil_name_hashes=hashes, pupil_hash_salt=school.id,
+        school_names=(school.name, *school.names),
+        staff_names=tuple(school.staff_names),
+        pupil_name_hashes=hashes,
+        pupil_hash_salt=school.id,
     )
 
 
 def _previous_labels(session: Session, item_id: int) -> set[Label]:
-    query = (select(models.Assessment.labels).where(models.Assessment.item_id == item_id)
-             .order_by(models.Assessment.id.desc()).limit(1))
+    query = (
+        select(models.Assessment.labels)
+        .where(models.Assessment.item_id == item_id)
+        .order_by(models.Assessment.id.desc())
+        .limit(1)
+    )
     labels = session.scalar(query) or []
     return {Label(entry["label"]) for entry in labels}
 
 
 def _signals_json(assessment: Assessment) -> list[dict[str, object]]:
-    return [{"label": str(s.label), "score": s.score, "layer": s.layer, "rule": s.rule,
-             "evidence": s.evidence} for s in assessment.signals]
+    return [
+        {
+            "label": str(s.label),
+            "score": s.score,
+            "layer": s.layer,
+            "rule": s.rule,
+            "evidence": s.evidence,
+        }
+        for s in assessment.signals
+    ]
 
 
 def _str(value: object | None) -> str | None:
     return None if value is None else str(value)
-

@@ -48,8 +48,9 @@ def decide(school: SchoolConfig, source: SourceConfig, assessment: Assessment) -
     return RoutingDecision(severity, tuple(labels), destinations)
 
 
-def _targets(school: SchoolConfig, source: SourceConfig, notify: list[str],
-             teams: list[str]) -> list[tuple[str, Recipient]]:
+def _targets(
+    school: SchoolConfig, source: SourceConfig, notify: list[str], teams: list[str]
+) -> list[tuple[str, Recipient]]:
     targets = [(name, Recipient(address=name, name=f"Teams: {name}")) for name in teams]
     if school.email_channel is None:
         return targets
@@ -76,7 +77,10 @@ def resolve(school: SchoolConfig, source: SourceConfig | None, who: str) -> list
         return [person]
     found = school.people_with(who)
     if not found:
-        log.warning("school %s: nobody holds the role %r; its alerts go to the account manager",
-                    school.id, who)
+        log.warning(
+            "school %s: nobody holds the role %r; its alerts go to the account manager",
+            school.id,
+            who,
+        )
         return school.people_with("account_manager")
     return found

@@ -1,4 +1,4 @@
-"""The daemon: APScheduler runs one job per source, the dispatcher, housekeeping and the watchdog."""
+"""The daemon: APScheduler runs a job per source, the dispatcher, housekeeping and the watchdog."""
 
 from __future__ import annotations
 
@@ -7,25 +7,27 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
-from alerts.channels import build_channel
 from alerts.base import Channel
+from alerts.channels import build_channel
+from alerts.journal import SentJournal
 from alerts.outbox import Dispatcher
 from connectors import default_registry
 from connectors.base import Registry
 from monitor import health
-from monitor.store import sync_config
 from monitor.config import OrmConfig, SchoolConfig
 from monitor.db import Database
 from monitor.models import utcnow
 from monitor.pipeline import Pipeline
 from monitor.sdnotify import Notifier
 from monitor.secrets import read_secret
+from monitor.store import sync_config
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +67,31 @@ class ChannelCache:
 class Service:
     """Everything the daemon runs, wired to one configuration."""
 
-    def __init__(self, config: OrmConfig, *, registry: Registry | None = None,
-                 secrets: Callable[[str], str] = read_secret,
-                 notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        config: OrmConfig,
+        *,
+        registry: Registry | None = None,
+        secrets: Callable[[str], str] = read_secret,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.config = config
         self.db = Database(database_url(config, secrets))
         self.registry = registry or default_registry()
         self.pipeline = Pipeline(self.db, config, self.registry, secrets=secrets)
         self.channels = ChannelCache(secrets)
-        self.dispatcher = Dispatcher(self.db, config, self.channels.get)
+        journal = SentJournal(Path(config.service.state_dir) / "sent-journal.tsv")
+        self.dispatcher = Dispatcher(self.db, config, self.channels.get, journal)
         self.notifier = notifier or Notifier()
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(4)},
-            job_defaults={"max_instances": 1, "coalesce": True,
-                          "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
         )
 
     def prepare(self) -> None:
@@ -99,16 +110,27 @@ class Service:
         enabled = [s for _, s in self.config.sources() if s.enabled]
         for index, source in enumerate(enabled):
             self.scheduler.add_job(
-                self.poll_job, "interval", args=[source.id], id=f"poll:{source.id}",
-                name=f"poll {source.id}", minutes=self._interval_minutes(source.id),
-                next_run_time=now + timedelta(seconds=2 * index), jitter=30,
+                self.poll_job,
+                "interval",
+                args=[source.id],
+                id=f"poll:{source.id}",
+                name=f"poll {source.id}",
+                minutes=self._interval_minutes(source.id),
+                next_run_time=now + timedelta(seconds=2 * index),
             )
-        self.scheduler.add_job(self.dispatch_job, "interval", id="dispatch",
-                               seconds=self.config.alerts.interval_seconds, next_run_time=now)
-        self.scheduler.add_job(self.housekeeping_job, "interval", id="housekeeping",
-                               minutes=HOUSEKEEPING_MINUTES)
-        self.scheduler.add_job(self.tick_job, "interval", id="tick", seconds=TICK_SECONDS,
-                               next_run_time=now)
+        self.scheduler.add_job(
+            self.dispatch_job,
+            "interval",
+            id="dispatch",
+            seconds=self.config.alerts.interval_seconds,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.housekeeping_job, "interval", id="housekeeping", minutes=HOUSEKEEPING_MINUTES
+        )
+        self.scheduler.add_job(
+            self.tick_job, "interval", id="tick", seconds=TICK_SECONDS, next_run_time=now
+        )
         self.scheduler.start()
         status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
         self.notifier.send(READY="1", STATUS=status)
@@ -123,8 +145,12 @@ class Service:
             return
         outcome = self.pipeline.poll(source_id)
         if outcome.counts.new or outcome.counts.edited:
-            log.info("source %s: %d new, %d edited item(s)", source_id, outcome.counts.new,
-                     outcome.counts.edited)
+            log.info(
+                "source %s: %d new, %d edited item(s)",
+                source_id,
+                outcome.counts.new,
+                outcome.counts.edited,
+            )
         self.pipeline.assess_pending()
         self._reschedule(source_id)
         self._wake("dispatch")
@@ -147,13 +173,18 @@ class Service:
         """Deliver what the outbox owes."""
         report = self.dispatcher.run_once(stop=self.stopping.is_set)
         if report.delivered or report.failed:
-            log.info("dispatcher: %d delivered, %d to retry, %d failed", report.delivered,
-                     report.retried, report.failed)
+            log.info(
+                "dispatcher: %d delivered, %d to retry, %d failed",
+                report.delivered,
+                report.retried,
+                report.failed,
+            )
 
     def housekeeping_job(self) -> None:
         """Assess items a crash left unassessed and settle expired claims."""
         self.pipeline.assess_pending()
         self.dispatcher.reconcile()
+        self.dispatcher.prune_journal()
 
     def tick_job(self) -> None:
         """Feed systemd's watchdog only while the scheduler runs jobs and the database answers."""
@@ -182,8 +213,9 @@ class Service:
         self.stop()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s: finishing the job in flight, then stopping",
-                 signal.Signals(signum).name)
+        log.info(
+            "received %s: finishing the job in flight, then stopping", signal.Signals(signum).name
+        )
         self.stopping.set()
 
     def stop(self) -> None:
@@ -196,4 +228,3 @@ class Service:
         self.channels.close()
         self.db.dispose()
         log.info("orm-monitor stopped")
-

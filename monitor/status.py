@@ -42,28 +42,65 @@ def collect(db: Database, config: OrmConfig) -> Report:
     """Read the status report from the database."""
     with db.session() as session:
         states = {s.source_id: s for s in session.scalars(select(models.ConnectorState))}
-        counts = dict(session.execute(select(models.Item.source_id, func.count())
-                                      .group_by(models.Item.source_id)).tuples().all())
-        outbox = dict(session.execute(select(models.OutboxMessage.status, func.count())
-                                      .group_by(models.OutboxMessage.status)).tuples().all())
+        counts: dict[str, int] = {
+            source: n
+            for source, n in session.execute(
+                select(models.Item.source_id, func.count()).group_by(models.Item.source_id)
+            )
+        }
+        outbox: dict[str, int] = {
+            status: n
+            for status, n in session.execute(
+                select(models.OutboxMessage.status, func.count()).group_by(
+                    models.OutboxMessage.status
+                )
+            )
+        }
         failed = session.execute(
-            select(models.OutboxMessage.id, models.OutboxMessage.channel,
-                   models.OutboxMessage.recipient, models.OutboxMessage.last_error)
+            select(
+                models.OutboxMessage.id,
+                models.OutboxMessage.channel,
+                models.OutboxMessage.recipient,
+                models.OutboxMessage.last_error,
+            )
             .where(models.OutboxMessage.status == "failed")
-            .order_by(models.OutboxMessage.id.desc()).limit(10)).tuples().all()
-        windows = session.scalar(select(func.count()).select_from(models.ReplyWindow)
-                                 .where(models.ReplyWindow.closed_at.is_(None))) or 0
-    sources = [_health(school.id, source.id, source.enabled, states.get(source.id),
-                       counts.get(source.id, 0)) for school, source in config.sources()]
-    return Report(sources, outbox, list(failed), windows)
+            .order_by(models.OutboxMessage.id.desc())
+            .limit(10)
+        ).all()
+        windows = (
+            session.scalar(
+                select(func.count())
+                .select_from(models.ReplyWindow)
+                .where(models.ReplyWindow.closed_at.is_(None))
+            )
+            or 0
+        )
+    sources = [
+        _health(
+            school.id, source.id, source.enabled, states.get(source.id), counts.get(source.id, 0)
+        )
+        for school, source in config.sources()
+    ]
+    undelivered = [(r.id, r.channel, r.recipient, r.last_error) for r in failed]
+    return Report(sources, outbox, undelivered, windows)
 
 
-def _health(school_id: str, source_id: str, enabled: bool, state: models.ConnectorState | None,
-            items: int) -> SourceHealth:
+def _health(
+    school_id: str, source_id: str, enabled: bool, state: models.ConnectorState | None, items: int
+) -> SourceHealth:
     if state is None:
         return SourceHealth(source_id, school_id, enabled, None, None, None, None, False, items)
-    return SourceHealth(source_id, school_id, enabled, state.last_success_at, state.last_error_at,
-                        state.last_error, state.next_poll_at, state.auth_failed, items)
+    return SourceHealth(
+        source_id,
+        school_id,
+        enabled,
+        state.last_success_at,
+        state.last_error_at,
+        state.last_error,
+        state.next_poll_at,
+        state.auth_failed,
+        items,
+    )
 
 
 def render(report: Report, timezone: str) -> str:
@@ -71,16 +108,29 @@ def render(report: Report, timezone: str) -> str:
     zone = ZoneInfo(timezone)
     lines = ["Sources:"]
     for s in report.sources:
-        state = "disabled" if not s.enabled else "STOPPED (credentials refused)" if s.stopped \
-            else "failing" if _failing(s) else "ok" if s.last_success_at else "not polled yet"
+        state = (
+            "disabled"
+            if not s.enabled
+            else "STOPPED (credentials refused)"
+            if s.stopped
+            else "failing"
+            if _failing(s)
+            else "ok"
+            if s.last_success_at
+            else "not polled yet"
+        )
         lines.append(f"  {s.source_id} ({s.school_id}): {state}; {s.items} item(s)")
-        lines.append(f"    last success {_when(s.last_success_at, zone)}, "
-                     f"next poll {_when(s.next_poll_at, zone)}")
+        lines.append(
+            f"    last success {_when(s.last_success_at, zone)}, "
+            f"next poll {_when(s.next_poll_at, zone)}"
+        )
         if _failing(s):
             lines.append(f"    last error {_when(s.last_error_at, zone)}: {s.last_error}")
     backlog = report.outbox.get("pending", 0) + report.outbox.get("sending", 0)
-    lines.append(f"Outbox: {backlog} waiting, {report.outbox.get('delivered', 0)} delivered, "
-                 f"{report.outbox.get('failed', 0)} failed")
+    lines.append(
+        f"Outbox: {backlog} waiting, {report.outbox.get('delivered', 0)} delivered, "
+        f"{report.outbox.get('failed', 0)} failed"
+    )
     for row_id, channel, recipient, error in report.undelivered:
         lines.append(f"  failed #{row_id} via {channel} to {recipient}: {error}")
     lines.append(f"Open reply windows: {report.open_windows}")

@@ -50,8 +50,9 @@ def content_hash(item: Item) -> str:
     return payload_sha256([item.text, item.title, item.url, item.author.display_name])
 
 
-def ingest(session: Session, source_id: str, school_id: str, items: Iterable[Item],
-           now: datetime) -> IngestCounts:
+def ingest(
+    session: Session, source_id: str, school_id: str, items: Iterable[Item], now: datetime
+) -> IngestCounts:
     """Store new items and new versions of edited ones; the unique key absorbs repeats."""
     batch = {item.external_id: item for item in items}
     existing = _existing(session, source_id, list(batch))
@@ -70,7 +71,7 @@ def ingest(session: Session, source_id: str, school_id: str, items: Iterable[Ite
 def _existing(session: Session, source_id: str, external_ids: list[str]) -> dict[str, models.Item]:
     rows: dict[str, models.Item] = {}
     for start in range(0, len(external_ids), 500):
-        chunk = external_ids[start:start + 500]
+        chunk = external_ids[start : start + 500]
         query = select(models.Item).where(
             models.Item.source_id == source_id, models.Item.external_id.in_(chunk)
         )
@@ -80,8 +81,12 @@ def _existing(session: Session, source_id: str, external_ids: list[str]) -> dict
 
 def _insert(session: Session, source_id: str, school_id: str, item: Item, now: datetime) -> None:
     row = models.Item(
-        source_id=source_id, school_id=school_id, external_id=item.external_id,
-        first_seen_at=now, version=0, assessed_version=0,
+        source_id=source_id,
+        school_id=school_id,
+        external_id=item.external_id,
+        first_seen_at=now,
+        version=0,
+        assessed_version=0,
     )
     session.add(row)
     _new_version(session, row, item, now)
@@ -93,17 +98,36 @@ def _new_version(session: Session, row: models.Item, item: Item, now: datetime) 
     row.author_id, row.author_handle = item.author.id, item.author.handle
     row.author_name, row.by_school, row.title = item.author.display_name, item.by_school, item.title
     row.text, row.parent_id, row.thread_id = item.text, item.parent_id, item.thread_id
-    row.rating, row.created_at, row.content_sha256 = item.rating, item.created_at, content_hash(item)
+    row.rating, row.created_at, row.content_sha256 = (
+        item.rating,
+        item.created_at,
+        content_hash(item),
+    )
     session.flush()
-    session.add(models.ItemVersion(
-        item_id=row.id, version=row.version, text=item.text, seen_at=now,
-        raw_json=canonical_json(item.raw), raw_sha256=payload_sha256(item.raw),
-    ))
+    session.add(
+        models.ItemVersion(
+            item_id=row.id,
+            version=row.version,
+            text=item.text,
+            seen_at=now,
+            raw_json=canonical_json(item.raw),
+            raw_sha256=payload_sha256(item.raw),
+        )
+    )
 
 
-def audit(session: Session, actor: str, action: str, *, school_id: str | None = None,
-          item_id: int | None = None, **detail: object) -> None:
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    school_id: str | None = None,
+    item_id: int | None = None,
+    **detail: object,
+) -> None:
     """Append one line to the audit log."""
-    session.add(models.AuditEntry(
-        actor=actor, action=action, school_id=school_id, item_id=item_id, detail=detail
-    ))
+    session.add(
+        models.AuditEntry(
+            actor=actor, action=action, school_id=school_id, item_id=item_id, detail=detail
+        )
+    )

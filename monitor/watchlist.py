@@ -14,7 +14,9 @@ def load_name_hashes(path: Path) -> frozenset[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise WatchlistError(f"cannot read pupil_name_hashes_file {path}: {error.strerror}") from None
+        raise WatchlistError(
+            f"cannot read pupil_name_hashes_file {path}: {error.strerror}"
+        ) from None
     hashes = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     bad = [h for h in hashes if not (h.startswith("sha256:") and len(h) == 71)]
     if bad:

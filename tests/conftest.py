@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SQLite file, and the real PostgreSQL when ORM_TEST_DATABASE_URL is set."""
+"""Shared fixtures: a SQLite file, and the real PostgreSQL when ORM_TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 

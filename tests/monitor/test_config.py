@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.config import ConfigError, load_config, load_demo_config, parse_config_text
+from monitor.config_file import ConfigError, load_config, load_demo_config, parse_config_text
 from monitor.secrets import MissingSecret, read_secret
 from tests.support.config import build, raw_config, rss_source
 
@@ -19,8 +19,10 @@ def test_the_example_config_is_valid_and_documents_a_trust_ready_school() -> Non
     school = config.school("st-marys")
     assert {p.id for p in school.people_with("dsl")} == {"apatel", "bjones"}
     assert set(school.channels) == {"email", "m365", "teams", "trial"}
-    assert [s.id for _, s in config.sources()] == ["st-marys-google-alert",
-                                                    "st-marys-blog-comments"]
+    assert [s.id for _, s in config.sources()] == [
+        "st-marys-google-alert",
+        "st-marys-blog-comments",
+    ]
 
 
 def test_the_demo_config_points_at_bundled_feeds_and_the_state_dir(tmp_path: Path) -> None:
@@ -40,16 +42,23 @@ def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
     with pytest.raises(ConfigError) as caught:
         build(raw)
     paths = {p.path for p in caught.value.problems}
-    assert {"schools.0.nation", "schools.0.people.0.email", "alerts.max_attempts",
-            "service.colour"} <= paths
+    assert {
+        "schools.0.nation",
+        "schools.0.people.0.email",
+        "alerts.max_attempts",
+        "service.colour",
+    } <= paths
     assert "unknown key" in str(caught.value)
 
 
 def test_cross_references_are_checked_after_the_shape() -> None:
-    raw = raw_config(database_url="sqlite://", sources=[
-        rss_source("https://example.org/feed", lead="nobody"),
-        rss_source("https://example.org/feed2", source_id="blog", timeout_secs=3),
-    ])
+    raw = raw_config(
+        database_url="sqlite://",
+        sources=[
+            rss_source("https://example.org/feed", lead="nobody"),
+            rss_source("https://example.org/feed2", source_id="blog", timeout_secs=3),
+        ],
+    )
     raw["schools"][0]["routing"] = {"threat": {"notify": ["headteacher"], "teams": ["ghost"]}}
     raw["schools"][0]["fallback_channel"] = "pager"
     with pytest.raises(ConfigError) as caught:
@@ -64,22 +73,33 @@ def test_cross_references_are_checked_after_the_shape() -> None:
 
 
 def test_an_unknown_source_type_names_the_available_ones() -> None:
-    raw = raw_config(database_url="sqlite://", sources=[
-        {"id": "fb", "type": "myspace", "lead": "jsmith"}])
+    raw = raw_config(
+        database_url="sqlite://", sources=[{"id": "fb", "type": "myspace", "lead": "jsmith"}]
+    )
     with pytest.raises(ConfigError) as caught:
         build(raw)
     assert "unknown source type 'myspace' (available: rss" in str(caught.value)
 
 
-@pytest.mark.parametrize("section, key", [
-    ("channel", "password"), ("channel", "webhook_url"), ("source", "bearer_token"),
-    ("source", "api_key"), ("channel", "client_secret"),
-])
-def test_a_secret_written_in_the_file_is_rejected_with_where_it_belongs(section: str,
-                                                                         key: str) -> None:
+@pytest.mark.parametrize(
+    "section, key",
+    [
+        ("channel", "password"),
+        ("channel", "webhook_url"),
+        ("source", "bearer_token"),
+        ("source", "api_key"),
+        ("channel", "client_secret"),
+    ],
+)
+def test_a_secret_written_in_the_file_is_rejected_with_where_it_belongs(
+    section: str, key: str
+) -> None:
     raw = raw_config(database_url="sqlite://", sources=[rss_source("https://e.org/f")])
-    target = raw["schools"][0]["channels"]["mail"] if section == "channel" \
+    target = (
+        raw["schools"][0]["channels"]["mail"]
+        if section == "channel"
         else raw["schools"][0]["sources"][0]
+    )
     target[key] = "hunter2"
     with pytest.raises(ConfigError) as caught:
         build(raw)
@@ -103,10 +123,10 @@ def test_toml_syntax_errors_say_where() -> None:
 
 
 def test_credentials_come_from_the_credentials_directory_before_the_environment(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "SMTP_PASSWORD").write_text("from-file\n")
-    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "SMTP_PASSWORD": "from-env",
-           "OTHER": "env-only"}
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path), "SMTP_PASSWORD": "from-env", "OTHER": "env-only"}
     assert read_secret("SMTP_PASSWORD", env) == "from-file"
     assert read_secret("OTHER", env) == "env-only"
     with pytest.raises(MissingSecret, match="LoadCredential=MISSING"):
@@ -114,10 +134,12 @@ def test_credentials_come_from_the_credentials_directory_before_the_environment(
 
 
 def test_check_config_exits_non_zero_and_prints_every_problem(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('schema_version = 1\n[[schools]]\nid = "Bad Id"\nname = "X"\n'
-                    'password = "hunter2"\n')
+    path.write_text(
+        'schema_version = 1\n[[schools]]\nid = "Bad Id"\nname = "X"\npassword = "hunter2"\n'
+    )
     assert main(["--config", str(path), "check-config"]) == 2
     err = capsys.readouterr().err
     assert "schools.0.id" in err and "schools.0.password" in err
@@ -125,8 +147,8 @@ def test_check_config_exits_non_zero_and_prints_every_problem(
 
 
 def test_check_config_reports_credentials_the_process_cannot_read(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.delenv("TEAMS_WEBHOOK_URL", raising=False)
@@ -138,7 +160,25 @@ def test_check_config_reports_credentials_the_process_cannot_read(
     assert "GRAPH_CLIENT_SECRET" not in err
 
 
-def test_check_config_passes_on_a_good_file(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_config_passes_on_a_good_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--demo", "--state-dir", str(tmp_path), "check-config"]) == 0
     assert "config OK: 1 school(s), 2 source(s)" in capsys.readouterr().out
+
+
+def test_an_smtp_password_over_a_clear_text_connection_is_refused() -> None:
+    raw = raw_config(
+        database_url="sqlite://",
+        channels={
+            "email": {
+                "type": "smtp",
+                "host": "smtp.example.org",
+                "security": "none",
+                "password_credential": "SMTP_PASSWORD",
+                "from_address": "a@school.example",
+            }
+        },
+    )
+    with pytest.raises(ConfigError, match="clear text"):
+        build(raw)

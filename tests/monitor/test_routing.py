@@ -19,8 +19,9 @@ def _who(decision) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
 
 
 def _config(**school):  # type: ignore[no-untyped-def]
-    return build(raw_config(database_url="sqlite://", sources=[rss_source("https://e.org/f")],
-                            **school))
+    return build(
+        raw_config(database_url="sqlite://", sources=[rss_source("https://e.org/f")], **school)
+    )
 
 
 def test_threats_go_to_every_dsl_and_slt_as_critical() -> None:
@@ -28,8 +29,11 @@ def test_threats_go_to_every_dsl_and_slt_as_critical() -> None:
     school, source = config.source("blog")
     decision = decide(school, source, _assessment(Label.THREAT))
     assert decision.severity is Severity.CRITICAL
-    assert set(_who(decision)) == {"dsl@school.example", "deputy@school.example",
-                                   "head@school.example"}
+    assert set(_who(decision)) == {
+        "dsl@school.example",
+        "deputy@school.example",
+        "head@school.example",
+    }
 
 
 def test_each_person_gets_one_alert_listing_only_the_labels_routed_to_them() -> None:
@@ -52,13 +56,17 @@ def test_praise_and_spam_alert_nobody() -> None:
 
 
 def test_school_and_source_routing_override_the_defaults_including_severity() -> None:
-    config = build(raw_config(
-        database_url="sqlite://",
-        sources=[rss_source("https://e.org/f", routing={"criticism": {"notify": ["rhughes"]}})],
-        channels={"mail": {"type": "maildir"}, "staffroom": {
-            "type": "teams", "webhook_url_credential": "TEAMS"}},
-        routing={"insult": {"notify": ["slt"], "severity": "high", "teams": ["staffroom"]}},
-    ))
+    config = build(
+        raw_config(
+            database_url="sqlite://",
+            sources=[rss_source("https://e.org/f", routing={"criticism": {"notify": ["rhughes"]}})],
+            channels={
+                "mail": {"type": "maildir"},
+                "staffroom": {"type": "teams", "webhook_url_credential": "TEAMS"},
+            },
+            routing={"insult": {"notify": ["slt"], "severity": "high", "teams": ["staffroom"]}},
+        )
+    )
     school, source = config.source("blog")
     decision = decide(school, source, _assessment(Label.CRITICISM, Label.INSULT))
     who = _who(decision)
@@ -69,18 +77,23 @@ def test_school_and_source_routing_override_the_defaults_including_severity() ->
 
 
 def test_the_lead_of_a_source_without_one_is_the_account_manager() -> None:
-    config = build(raw_config(database_url="sqlite://", sources=[
-        {"id": "blog", "type": "rss", "url": "https://e.org/f"}]))
+    config = build(
+        raw_config(
+            database_url="sqlite://",
+            sources=[{"id": "blog", "type": "rss", "url": "https://e.org/f"}],
+        )
+    )
     school, source = config.source("blog")
-    assert set(_who(decide(school, source, _assessment(Label.QUERY)))) == {
-        "j.smith@school.example"}
+    assert set(_who(decide(school, source, _assessment(Label.QUERY)))) == {"j.smith@school.example"}
 
 
 def test_a_role_nobody_holds_falls_back_to_the_account_manager() -> None:
     raw = raw_config(database_url="sqlite://", sources=[rss_source("https://e.org/f")])
-    raw["schools"][0]["people"] = [p for p in raw["schools"][0]["people"]
-                                   if "slt" not in p["roles"]]
+    raw["schools"][0]["people"] = [
+        p for p in raw["schools"][0]["people"] if "slt" not in p["roles"]
+    ]
     config = build(raw)
     school, source = config.source("blog")
     assert set(_who(decide(school, source, _assessment(Label.DEFAMATION)))) == {
-        "j.smith@school.example"}
+        "j.smith@school.example"
+    }

@@ -15,9 +15,14 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def _item(external_id: str, text: str = "hello", **raw: object) -> Item:
-    return Item(external_id=external_id, kind=ItemKind.COMMENT, text=text,
-                created_at=NOW, author=Author(display_name="Parent"),
-                raw={"id": external_id, "text": text, **raw})
+    return Item(
+        external_id=external_id,
+        kind=ItemKind.COMMENT,
+        text=text,
+        created_at=NOW,
+        author=Author(display_name="Parent"),
+        raw={"id": external_id, "text": text, **raw},
+    )
 
 
 def _setup(db: Database) -> None:
@@ -78,8 +83,12 @@ def test_raw_payload_is_kept_with_the_sha256_of_its_canonical_json(db: Database)
 
 
 def test_the_same_external_id_in_two_sources_is_two_items(db: Database) -> None:
-    config = build(raw_config(database_url=db.url, sources=[
-        rss_source("https://e.org/1", "one"), rss_source("https://e.org/2", "two")]))
+    config = build(
+        raw_config(
+            database_url=db.url,
+            sources=[rss_source("https://e.org/1", "one"), rss_source("https://e.org/2", "two")],
+        )
+    )
     with db.session() as session:
         store.sync_config(session, config)
     with db.session() as session:

@@ -5,21 +5,39 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from monitor.config import OrmConfig, parse_config
+from monitor.config import OrmConfig
+from monitor.config_file import parse_config
 
 PEOPLE = [
-    {"id": "jsmith", "name": "Jo Smith", "email": "j.smith@school.example",
-     "roles": ["account_manager"]},
+    {
+        "id": "jsmith",
+        "name": "Jo Smith",
+        "email": "j.smith@school.example",
+        "roles": ["account_manager"],
+    },
     {"id": "apatel", "name": "Anita Patel", "email": "dsl@school.example", "roles": ["dsl"]},
-    {"id": "bjones", "name": "Ben Jones", "email": "deputy@school.example",
-     "roles": ["deputy_dsl"]},
-    {"id": "rhughes", "name": "Rob Hughes", "email": "head@school.example",
-     "roles": ["slt", "data_protection_lead", "it_lead"]},
+    {
+        "id": "bjones",
+        "name": "Ben Jones",
+        "email": "deputy@school.example",
+        "roles": ["deputy_dsl"],
+    },
+    {
+        "id": "rhughes",
+        "name": "Rob Hughes",
+        "email": "head@school.example",
+        "roles": ["slt", "data_protection_lead", "it_lead"],
+    },
 ]
 
 
-def raw_config(*, database_url: str, sources: list[dict[str, Any]] | None = None,
-               channels: dict[str, Any] | None = None, **school: Any) -> dict[str, Any]:
+def raw_config(
+    *,
+    database_url: str,
+    sources: list[dict[str, Any]] | None = None,
+    channels: dict[str, Any] | None = None,
+    **school: Any,
+) -> dict[str, Any]:
     """A valid config document for one school, with overrides."""
     base_school: dict[str, Any] = {
         "id": "st-marys",
@@ -35,8 +53,12 @@ def raw_config(*, database_url: str, sources: list[dict[str, Any]] | None = None
     return {
         "schema_version": 1,
         "service": {"database_url": database_url},
-        "alerts": {"backoff_initial_seconds": 1, "backoff_max_seconds": 4, "max_attempts": 3,
-                   "max_item_age_hours": 0},
+        "alerts": {
+            "backoff_initial_seconds": 1,
+            "backoff_max_seconds": 4,
+            "max_attempts": 3,
+            "max_item_age_hours": 0,
+        },
         "schools": [base_school],
     }
 
@@ -48,5 +70,11 @@ def build(raw: dict[str, Any]) -> OrmConfig:
 
 def rss_source(url: str, source_id: str = "blog", **extra: Any) -> dict[str, Any]:
     """An RSS source entry led by the account manager."""
-    return {"id": source_id, "type": "rss", "name": "School blog", "lead": "jsmith",
-            "url": url, **extra}
+    return {
+        "id": source_id,
+        "type": "rss",
+        "name": "School blog",
+        "lead": "jsmith",
+        "url": url,
+        **extra,
+    }

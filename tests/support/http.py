@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -57,8 +58,7 @@ class LocalServer:
         self._routes: dict[tuple[str, str], Handler | list[Reply]] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -71,7 +71,7 @@ class LocalServer:
         return self.base_url + path
 
     def route(self, method: str, path: str, reply: Handler | Reply | list[Reply]) -> None:
-        """Serve `reply` for method+path: a handler, one reply forever, or a queue (last repeats)."""
+        """Serve a handler, one reply forever, or a queue of replies (the last repeats)."""
         if isinstance(reply, Reply):
             reply = [reply]
         self._routes[(method.upper(), path)] = reply
@@ -122,7 +122,8 @@ class LocalServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
-                    self.wfile.write(body)
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self.wfile.write(body)  # the client may have timed out and gone
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

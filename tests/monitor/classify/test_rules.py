@@ -350,9 +350,13 @@ def test_unknown_lexicon_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_batch_is_assessed_in_order_one_result_per_post(layer: RulesLayer) -> None:
-    posts = [f"Post {n}: does anyone know when the gates open?" if n % 2 else
-             f"Post {n}: I'll kill you" for n in range(200)]
+    posts = [
+        f"Post {n}: does anyone know when the gates open?" if n % 2 else f"Post {n}: I'll kill you"
+        for n in range(200)
+    ]
     results = layer.assess(posts)
     assert len(results) == 200
-    assert all((Label.THREAT in {s.label for s in signals}) == (n % 2 == 0)
-               for n, signals in enumerate(results))
+    assert all(
+        (Label.THREAT in {s.label for s in signals}) == (n % 2 == 0)
+        for n, signals in enumerate(results)
+    )

@@ -1,0 +1,45 @@
+"""The alert email as a MIME message, shared by the SMTP and Maildir channels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+
+from alerts.base import Alert, Recipient, message_id_for
+from alerts.render import render_email, strip_controls
+
+KEY_HEADER = "X-ORM-Monitor-Key"
+
+
+def domain_of(address: str) -> str:
+    """The domain of an email address (or of a "Name <address>" header), for Message-IDs."""
+    domain = parseaddr(address)[1].rpartition("@")[2]
+    return strip_controls(domain).replace(" ", "") or "localhost"
+
+
+def format_from(address: str, name: str = "") -> str:
+    """A From header value: `Name <address>`, or the bare address without a name."""
+    return formataddr((strip_controls(name), strip_controls(address)))
+
+
+def build_email(
+    alert: Alert,
+    recipient: Recipient,
+    key: str,
+    from_header: str,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """multipart/alternative (text + HTML) with a Message-ID that is the same on every attempt."""
+    rendered = render_email(alert, recipient)
+    message = EmailMessage()
+    message["From"] = from_header
+    message["To"] = formataddr((strip_controls(recipient.name), strip_controls(recipient.address)))
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = message_id_for(key, domain_of(from_header))
+    message[KEY_HEADER] = strip_controls(key)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message

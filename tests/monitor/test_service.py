@@ -1,0 +1,135 @@
+"""The daemon as systemd runs it: ready, watchdog, demo alerts in one poll, clean SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.sdnotify import Notifier
+
+
+@contextmanager
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(0.2)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def _messages_until(sock: socket.socket, wanted: str, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen.append(sock.recv(4096).decode())
+        except TimeoutError:
+            continue
+        if any(wanted in message for message in seen):
+            return seen
+    raise AssertionError(f"{wanted!r} never arrived; got {seen}")
+
+
+def _mail(state: Path) -> list[Path]:
+    folder = state / "mail" / "new"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def _wait_for_mail(state: Path, count: int, timeout: float) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_mail(state)) >= count:
+            return _mail(state)
+        time.sleep(0.2)
+    raise AssertionError(f"expected {count} alerts, found {len(_mail(state))}")
+
+
+def test_the_demo_daemon_is_ready_feeds_the_watchdog_alerts_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "var"
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    with notify_socket(tmp_path) as sock:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--demo", "--state-dir", str(state), "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert any("READY=1" in m for m in _messages_until(sock, "READY=1", 60))
+            _messages_until(sock, "WATCHDOG=1", 30)
+            alerts = _wait_for_mail(state, 5, 60)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=60) == 0
+            _messages_until(sock, "STOPPING=1", 5)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+    log = daemon.stderr.read() if daemon.stderr else ""
+    assert "finishing the job in flight" in log and "orm-monitor stopped" in log
+    subjects = [
+        str(message_from_bytes(p.read_bytes(), policy=policy.default)["Subject"]).strip()
+        for p in alerts
+    ]
+    assert any(s.startswith("[CRITICAL]") and "threat" in s for s in subjects)
+    assert any("personal data" in s for s in subjects)
+
+
+def test_the_notifier_is_silent_outside_systemd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    notifier = Notifier()
+    assert not notifier.enabled
+    notifier.send(READY="1")  # nothing to talk to: must not raise
+
+
+def test_run_without_a_config_says_how_to_get_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ORM_MONITOR_CONFIG", raising=False)
+    monkeypatch.setattr("monitor.cli.DEFAULT_CONFIG", Path("/nonexistent/config.toml"))
+    assert main(["run"]) == 1
+    assert (
+        "pass --config FILE, set ORM_MONITOR_CONFIG, or try the bundled demo with --demo"
+        in capsys.readouterr().err
+    )
+
+
+def test_status_lists_sources_outbox_and_windows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--demo", "--state-dir", str(tmp_path), "run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["--demo", "--state-dir", str(tmp_path), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "demo-blog-comments (st-marys): ok; 5 item(s)" in out
+    assert "demo-google-alerts (st-marys): ok; 2 item(s)" in out
+    assert "Outbox: 0 waiting" in out and "0 failed" in out
+    assert "Open reply windows: 0" in out
+
+
+def test_watchlist_hash_prints_salted_hashes_never_names(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Amelia Jones\n\nOliver Smith\n"))
+    assert main(["watchlist", "hash", "--school", "st-marys"]) == 0
+    lines = capsys.readouterr().out.split()
+    assert len(lines) == 2 and all(line.startswith("sha256:") for line in lines)
+    assert "Amelia" not in " ".join(lines)
