@@ -16,11 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.service import Service
-from tests.support.config import build, raw_config, rss_source
-from tests.support.http import Recorded, Reply, local_server
-from tests.support.smtp import smtp_server
-from tests.support.world import rss_feed
+from tests.support.http import Recorded, Reply
+from tests.support.world import FEED_PATH, rss_feed, world
 
 SAMPLES = 10
 INTERVAL_MINUTES = 0.05
@@ -35,25 +32,13 @@ def main() -> None:
         fetched_at.setdefault(len(entries), time.perf_counter())
         return Reply(200, rss_feed(*entries), {"Content-Type": "application/rss+xml"})
 
-    with tempfile.TemporaryDirectory() as tmp, local_server() as feeds, smtp_server() as smtp:
-        feeds.route("GET", "/feed.xml", feed)
-        raw = raw_config(
-            database_url=f"sqlite:///{tmp}/bench.db",
-            sources=[rss_source(feeds.url("/feed.xml"), interval_minutes=INTERVAL_MINUTES)],
-            channels={
-                "email": {
-                    "type": "smtp",
-                    "host": smtp.host,
-                    "port": smtp.port,
-                    "security": "none",
-                    "from_address": "alerts@school.example",
-                }
-            },
-            routing={"threat": {"notify": ["apatel"]}},
-        )
-        raw["service"]["state_dir"] = tmp
-        raw["alerts"]["interval_seconds"] = 60  # polls wake the dispatcher themselves
-        service = Service(build(raw))
+    with tempfile.TemporaryDirectory() as tmp, world(Path(tmp), f"sqlite:///{tmp}/b.db") as w:
+        w.feeds.route("GET", FEED_PATH, feed)
+        w.raw["schools"][0]["sources"][0]["interval_minutes"] = INTERVAL_MINUTES
+        w.raw["schools"][0]["routing"] = {"threat": {"notify": ["apatel"]}}
+        w.raw["alerts"]["interval_seconds"] = 60  # polls wake the dispatcher themselves
+        smtp = w.smtp
+        service = w.service()
         service.start()
         end_to_end, processing = [], []
         try:

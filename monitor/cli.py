@@ -115,6 +115,13 @@ def setup_logging(verbose: bool) -> None:
 
 def config_from(args: argparse.Namespace) -> OrmConfig:
     """The config named on the command line, in the environment, or the default path."""
+    config = _load(args)
+    if not args.verbose:
+        logging.getLogger().setLevel(config.service.log_level)
+    return config
+
+
+def _load(args: argparse.Namespace) -> OrmConfig:
     if args.demo:
         return load_demo_config(args.state_dir.resolve())
     path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
@@ -172,6 +179,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
             f"{outcome.counts.unchanged} unchanged; {assessed} classified "
             "(alerts are delivered by the running service)"
         )
+        for found in status_report.classified(pipeline.db, outcome.counts.changed_ids):
+            print(describe(found))
         return 0
     except ConnectorError as error:
         print(f"{args.source}: {error.one_line()}", file=sys.stderr)
@@ -181,18 +190,31 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def describe_preview(preview: Preview) -> str:
-    """One item, its labels and who would be told, for the terminal."""
+    """One fetched item, its labels and who would be told, for the terminal."""
     item, decision = preview.item, preview.decision
-    labels = ", ".join(str(label) for label in decision.labels) or "no labels"
-    who = (
-        ", ".join(sorted({d.recipient.name or d.recipient.address for d in decision.destinations}))
-        or "nobody"
+    who = sorted({d.recipient.name or d.recipient.address for d in decision.destinations})
+    return describe(
+        status_report.Classified(
+            severity=str(decision.severity),
+            labels=[str(label) for label in decision.labels],
+            recipients=who,
+            kind=str(item.kind),
+            external_id=item.external_id,
+            url=item.url,
+            text=item.text,
+        )
     )
-    text = " ".join(item.text.split())
+
+
+def describe(found: status_report.Classified) -> str:
+    """One item with its severity, labels and recipients, in three lines."""
+    text = " ".join(found.text.split())
     excerpt = text[:117] + "…" if len(text) > 120 else text
+    labels = ", ".join(found.labels) or "no labels"
+    who = ", ".join(found.recipients) or "nobody"
     return (
-        f"- [{decision.severity}] {labels} → {who}\n"
-        f"  {item.kind} {item.external_id[:60]} {item.url or ''}\n  {excerpt!r}"
+        f"- [{found.severity}] {labels} → {who}\n"
+        f"  {found.kind} {found.external_id[:60]} {found.url or ''}\n  {excerpt!r}"
     )
 
 

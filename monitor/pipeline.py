@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +65,7 @@ class Pipeline:
         self.secrets, self.clock = secrets, clock
         self._connectors: dict[str, Connector] = {}
         self._classifiers: dict[str, Classifier] = {}
+        self._assessing = threading.Lock()  # polls run in parallel; one of them assesses at a time
 
     def connector(self, source_id: str) -> Connector:
         """The connector instance for a source (built once)."""
@@ -125,6 +127,10 @@ class Pipeline:
 
     def assess_pending(self, limit: int = 1000) -> int:
         """Classify and route items not yet assessed at their current version; returns how many."""
+        with self._assessing:
+            return self._assess_up_to(limit)
+
+    def _assess_up_to(self, limit: int) -> int:
         done = 0
         while done < limit:
             batch = self._pending(min(ASSESS_BATCH, limit - done))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -83,6 +84,53 @@ def collect(db: Database, config: OrmConfig) -> Report:
     ]
     undelivered = [(r.id, r.channel, r.recipient, r.last_error) for r in failed]
     return Report(sources, outbox, undelivered, windows)
+
+
+@dataclass(frozen=True)
+class Classified:
+    """An item as the classifier and router left it, for printing."""
+
+    severity: str
+    labels: list[str]
+    recipients: list[str]
+    kind: str
+    external_id: str
+    url: str | None
+    text: str
+
+
+def classified(db: Database, item_ids: Sequence[int]) -> list[Classified]:
+    """The stored items with their latest assessment and the people alerts were queued for."""
+    found = []
+    with db.session() as session:
+        items = session.scalars(
+            select(models.Item).where(models.Item.id.in_(item_ids)).order_by(models.Item.id)
+        )
+        for item in items:
+            assessment = session.scalars(
+                select(models.Assessment)
+                .where(models.Assessment.item_id == item.id)
+                .order_by(models.Assessment.id.desc())
+            ).first()
+            queued = session.scalars(
+                select(models.OutboxMessage.recipient_name)
+                .where(models.OutboxMessage.item_id == item.id)
+                .distinct()
+            ).all()
+            labels = sorted({entry["label"] for entry in assessment.labels}) if assessment else []
+            severity = assessment.severity if assessment else "not classified"
+            found.append(
+                Classified(
+                    severity,
+                    labels,
+                    sorted(queued),
+                    item.kind,
+                    item.external_id,
+                    item.url,
+                    item.text,
+                )
+            )
+    return found
 
 
 def _health(

@@ -24,6 +24,7 @@ class IngestCounts:
     new: int = 0
     edited: int = 0
     unchanged: int = 0
+    changed_ids: tuple[int, ...] = ()
 
 
 def sync_config(session: Session, config: OrmConfig) -> None:
@@ -57,15 +58,20 @@ def ingest(
     batch = {item.external_id: item for item in items}
     existing = _existing(session, source_id, list(batch))
     new = edited = 0
+    changed: list[int] = []
     for external_id, item in batch.items():
         row = existing.get(external_id)
         if row is None:
-            _insert(session, source_id, school_id, item, now)
+            row = _insert(session, source_id, school_id, item, now)
             new += 1
         elif row.content_sha256 != content_hash(item):
             _new_version(session, row, item, now)
             edited += 1
-    return IngestCounts(new=new, edited=edited, unchanged=len(batch) - new - edited)
+        else:
+            continue
+        changed.append(row.id)
+    unchanged = len(batch) - new - edited
+    return IngestCounts(new=new, edited=edited, unchanged=unchanged, changed_ids=tuple(changed))
 
 
 def _existing(session: Session, source_id: str, external_ids: list[str]) -> dict[str, models.Item]:
@@ -79,7 +85,9 @@ def _existing(session: Session, source_id: str, external_ids: list[str]) -> dict
     return rows
 
 
-def _insert(session: Session, source_id: str, school_id: str, item: Item, now: datetime) -> None:
+def _insert(
+    session: Session, source_id: str, school_id: str, item: Item, now: datetime
+) -> models.Item:
     row = models.Item(
         source_id=source_id,
         school_id=school_id,
@@ -90,6 +98,7 @@ def _insert(session: Session, source_id: str, school_id: str, item: Item, now: d
     )
     session.add(row)
     _new_version(session, row, item, now)
+    return row
 
 
 def _new_version(session: Session, row: models.Item, item: Item, now: datetime) -> None:

@@ -217,7 +217,10 @@ def test_poll_stores_and_classifies_without_sending(
     with world(tmp_path, database_url) as w:
         w.serve(THREAT, PRAISE)
         assert main(["--config", str(w.config_path), "poll", "blog"]) == 0
-        assert "2 new, 0 edited, 0 unchanged; 2 classified" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "2 new, 0 edited, 0 unchanged; 2 classified" in out
+        assert "- [critical] threat → Anita Patel, Ben Jones, Rob Hughes" in out
+        assert "- [info] praise → nobody" in out
         assert w.smtp.messages == []
         db = Database(database_url)
         assert _count(db, models.OutboxMessage) == 3
