@@ -19,6 +19,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check monitor connectors alerts tests bench
+	$(BIN)/ruff format --check monitor connectors alerts tests bench
 	$(BIN)/mypy
 
 test: install lint

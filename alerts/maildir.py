@@ -47,7 +47,13 @@ class MaildirChannel(Channel):
             )
         except OSError as error:
             return DeliveryResult.retry(f"cannot write to {self._path}: {error.strerror}")
-        log.info("%s: wrote alert for %s to %s", self.describe(), recipient.address, path)
+        log.info(
+            "%s: wrote %r for %s to %s",
+            self.describe(),
+            str(message["Subject"]),
+            recipient.address,
+            path,
+        )
         return DeliveryResult.delivered(provider_message_id=message_id)
 
     def confirm(self, idempotency_key: str) -> bool | None:

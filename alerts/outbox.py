@@ -95,6 +95,11 @@ class Dispatcher:
         self.settings: AlertsConfig = config.alerts
         self._lock = threading.Lock()  # one delivery run at a time per process
 
+    @property
+    def busy(self) -> bool:
+        """True while a delivery run is in progress."""
+        return self._lock.locked()
+
     def run_once(self, stop: Callable[[], bool] = lambda: False) -> DispatchReport:
         """Reconcile interrupted sends, then deliver everything due, most severe first."""
         with self._lock:

@@ -6,13 +6,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from alerts.base import Channel
 from alerts.channels import build_channel
@@ -40,6 +41,25 @@ def database_url(config: OrmConfig, secrets: Callable[[str], str] = read_secret)
     """The database URL: from its credential when the config names one."""
     credential = config.service.database_url_credential
     return secrets(credential) if credential else config.service.database_url
+
+
+def guarded(job: Callable[..., None], name: str) -> Callable[..., None]:
+    """Run a job so that a database outage is one clear line and any other error a traceback."""
+
+    def run(*args: object) -> None:
+        try:
+            job(*args)
+        except DBAPIError as error:
+            log.error(
+                "%s: database unavailable (%s); retrying at the next run. Check that the "
+                "database server is up, or that no other process holds the SQLite file",
+                name,
+                str(error.orig).splitlines()[0] if error.orig else error,
+            )
+        except Exception:
+            log.exception("%s: unexpected error; the service keeps running", name)
+
+    return run
 
 
 class ChannelCache:
@@ -110,7 +130,7 @@ class Service:
         enabled = [s for _, s in self.config.sources() if s.enabled]
         for index, source in enumerate(enabled):
             self.scheduler.add_job(
-                self.poll_job,
+                guarded(self.poll_job, f"poll {source.id}"),
                 "interval",
                 args=[source.id],
                 id=f"poll:{source.id}",
@@ -119,17 +139,24 @@ class Service:
                 next_run_time=now + timedelta(seconds=2 * index),
             )
         self.scheduler.add_job(
-            self.dispatch_job,
+            guarded(self.dispatch_job, "dispatcher"),
             "interval",
             id="dispatch",
             seconds=self.config.alerts.interval_seconds,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            self.housekeeping_job, "interval", id="housekeeping", minutes=HOUSEKEEPING_MINUTES
+            guarded(self.housekeeping_job, "housekeeping"),
+            "interval",
+            id="housekeeping",
+            minutes=HOUSEKEEPING_MINUTES,
         )
         self.scheduler.add_job(
-            self.tick_job, "interval", id="tick", seconds=TICK_SECONDS, next_run_time=now
+            guarded(self.tick_job, "watchdog tick"),
+            "interval",
+            id="tick",
+            seconds=TICK_SECONDS,
+            next_run_time=now,
         )
         self.scheduler.start()
         status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
@@ -153,7 +180,7 @@ class Service:
             )
         self.pipeline.assess_pending()
         self._reschedule(source_id)
-        self._wake("dispatch")
+        self._wake_dispatcher()
 
     def _reschedule(self, source_id: str) -> None:
         with self.db.session() as session:
@@ -165,9 +192,11 @@ class Service:
         elif next_poll_at is not None:
             self.scheduler.modify_job(job_id, next_run_time=next_poll_at)
 
-    def _wake(self, job_id: str) -> None:
-        if not self.stopping.is_set() and self.scheduler.running:
-            self.scheduler.modify_job(job_id, next_run_time=utcnow())
+    def _wake_dispatcher(self) -> None:
+        """Deliver new alerts now rather than at the next tick (a running dispatcher finds them)."""
+        if self.stopping.is_set() or not self.scheduler.running or self.dispatcher.busy:
+            return
+        self.scheduler.modify_job("dispatch", next_run_time=utcnow())
 
     def dispatch_job(self) -> None:
         """Deliver what the outbox owes."""
@@ -190,7 +219,6 @@ class Service:
         """Feed systemd's watchdog only while the scheduler runs jobs and the database answers."""
         with self.db.session() as session:
             session.execute(text("SELECT 1"))
-        self.last_tick = datetime.now(UTC)
         self.notifier.send(WATCHDOG="1")
 
     def run_once(self) -> None:

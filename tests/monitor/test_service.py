@@ -17,6 +17,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.sdnotify import Notifier
+from monitor.service import Service
 
 
 @contextmanager
@@ -133,3 +134,19 @@ def test_watchlist_hash_prints_salted_hashes_never_names(
     lines = capsys.readouterr().out.split()
     assert len(lines) == 2 and all(line.startswith("sha256:") for line in lines)
     assert "Amelia" not in " ".join(lines)
+
+
+def test_a_database_outage_in_a_job_is_one_clear_line_and_the_job_survives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from monitor.service import guarded
+    from tests.support.config import build, raw_config
+
+    config = build(raw_config(database_url="postgresql+psycopg://orm@127.0.0.1:9/none"))
+    service = Service(config)
+    guarded(service.tick_job, "watchdog tick")()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    assert errors[0].getMessage().startswith("watchdog tick: database unavailable (")
+    assert "Check that the database server is up" in errors[0].getMessage()
+    service.db.dispose()
