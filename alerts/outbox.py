@@ -39,6 +39,8 @@ def enqueue(
     severity: str,
     alert: Alert,
     key: str,
+    window_id: int | None = None,
+    now: datetime | None = None,
 ) -> bool:
     """Add an outbox row in the caller's transaction; False if that key is already owed."""
     exists = session.scalar(
@@ -59,7 +61,9 @@ def enqueue(
             payload=alert.to_json(),
             status=PENDING,
             attempts=0,
-            next_attempt_at=utcnow(),
+            next_attempt_at=now or utcnow(),
+            created_at=now or utcnow(),
+            window_id=window_id,
         )
     )
     return True

@@ -141,6 +141,8 @@ class Connector(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     default_interval_minutes: ClassVar[int] = 15
+    own_account: ClassVar[bool] = False
+    """True when the source is the school's own account: its comments open reply windows."""
 
     class Config(BaseModel):
         """Connector-specific settings of one source."""

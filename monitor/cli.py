@@ -12,14 +12,18 @@ from pathlib import Path
 from connectors import default_registry
 from connectors.base import ConnectorError
 from monitor import status as status_report
+from monitor import windows
+from monitor.calendar import calendar_for, describe_due, due_at, parse_received
 from monitor.classify.rules import hash_name
 from monitor.config import OrmConfig
 from monitor.config_file import ConfigError, Problem, load_config, load_demo_config
 from monitor.db import Database, DatabaseError
+from monitor.models import utcnow
 from monitor.pipeline import Pipeline, Preview
 from monitor.secrets import MissingSecret, read_secret
 from monitor.service import Service, database_url
 from monitor.store import sync_config
+from monitor.windows import school_calendar
 
 log = logging.getLogger("orm_monitor")
 
@@ -75,6 +79,29 @@ def parser() -> argparse.ArgumentParser:
     poll.add_argument("source", help="the source id from the config")
     poll.add_argument("--dry-run", action="store_true", help="store nothing, alert nobody")
     _command(commands, "status", cmd_status, "sources, outbox and reply windows")
+    due = _command(commands, "due", cmd_due, "when a reply to an item received then is due")
+    due.add_argument(
+        "received", help="ISO-8601 instant, e.g. 2026-12-18T18:00 (London time if no offset)"
+    )
+    due.add_argument("--school", help="use this school's calendar from the config")
+    due.add_argument(
+        "--nation",
+        choices=["england", "wales", "scotland", "northern-ireland"],
+        help="use this nation's bank holidays (no config needed)",
+    )
+    due.add_argument(
+        "--urgent",
+        action="store_true",
+        help="a safeguarding, threat or extremism item (calendar ignored)",
+    )
+    respond = _command(commands, "respond", cmd_respond, "record that an item was answered")
+    respond.add_argument("item", type=int, help="the item number shown in alerts and status")
+    respond.add_argument("--note", help="what was done, for the record")
+    respond.add_argument("--by", default=_user(), help="who answered (default: you)")
+    dismiss = _command(commands, "dismiss", cmd_dismiss, "record that an item needs no reply")
+    dismiss.add_argument("item", type=int, help="the item number shown in alerts and status")
+    dismiss.add_argument("--reason", required=True, help="why no reply is needed")
+    dismiss.add_argument("--by", default=_user(), help="who decided (default: you)")
     check = _command(commands, "check-config", cmd_check_config, "validate the config")
     check.add_argument("--probe", action="store_true", help="make one real request per source")
     db = _command(commands, "db", None, "database maintenance")
@@ -224,6 +251,56 @@ def cmd_status(args: argparse.Namespace) -> int:
     db = Database(database_url(config))
     db.upgrade()
     print(status_report.render(status_report.collect(db, config), config.service.timezone))
+    return 0
+
+
+def _user() -> str:
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    """Print when a reply to an item received at RECEIVED is due."""
+    if args.nation and args.school:
+        raise UsageError("give --school or --nation, not both")
+    if args.nation:
+        calendar = calendar_for(args.nation)
+        hours = 24.0
+    else:
+        config = config_from(args)
+        school = config.school(args.school) if args.school else config.schools[0]
+        calendar, hours = school_calendar(school), school.reply_windows.hours
+    try:
+        received = parse_received(args.received)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    due = due_at(received, calendar, hours=hours, urgent=args.urgent)
+    print(describe_due(received, due, calendar, hours=hours, urgent=args.urgent))
+    return 0
+
+
+def cmd_respond(args: argparse.Namespace) -> int:
+    """Close an item's reply window as answered."""
+    return _close_window(args, "answered", args.note)
+
+
+def cmd_dismiss(args: argparse.Namespace) -> int:
+    """Close an item's reply window as needing no reply."""
+    return _close_window(args, "dismissed", args.reason)
+
+
+def _close_window(args: argparse.Namespace, how: str, note: str | None) -> int:
+    config = config_from(args)
+    db = Database(database_url(config))
+    db.upgrade()
+    try:
+        with db.session() as session:
+            window = windows.close(session, args.item, how=how, by=args.by, note=note, now=utcnow())
+            late = window.first_reply_at and window.first_reply_at > window.due_at
+    except windows.WindowError as error:
+        print(f"orm-monitor: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    verdict = " (after its due time)" if late else ""
+    print(f"item {args.item}: reply window closed as {how}{verdict}")
     return 0
 
 

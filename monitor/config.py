@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,6 +17,7 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 CredentialName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 Role = Literal["account_manager", "dsl", "deputy_dsl", "slt", "data_protection_lead", "it_lead"]
 Nation = Literal["england", "wales", "scotland", "northern-ireland"]
+DateSpan = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$")]
 
 # Roles a route may name besides people's ids: "lead" is the account's own lead.
 ROUTE_ROLES = {"lead", "account_manager", "dsl", "slt", "data_protection_lead", "it_lead"}
@@ -37,6 +39,9 @@ class ServiceConfig(Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     public_url: str = "http://localhost:8080"
     state_dir: str = "."
+    web_listen: str | None = Field(None, pattern=r"^[^:]+:\d{1,5}$")
+    link_secret_credential: CredentialName | None = None
+    link_valid_days: float = Field(7, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -50,6 +55,27 @@ class ServiceConfig(Strict):
         return value
 
 
+class FloodConfig(Strict):
+    """When many alerts on one thread or source become one grouped alert (a pile-on)."""
+
+    window_minutes: float = Field(60, gt=0)
+    per_thread: int = Field(5, ge=2)
+    per_source: int = Field(20, ge=2)
+    examples: int = Field(5, ge=1, le=20)
+
+
+class SpikeConfig(Strict):
+    """The hourly "possible crisis" check of negative or flagged volume against a baseline."""
+
+    enabled: bool = True
+    recent_hours: int = Field(3, ge=1, le=48)
+    baseline_days: int = Field(7, ge=1, le=60)
+    k: float = Field(3.0, gt=0)
+    min_count: int = Field(10, ge=1)
+    min_ratio: float = Field(3.0, ge=1)
+    cooldown_hours: float = Field(12, ge=0)
+
+
 class AlertsConfig(Strict):
     """How alerts are raised and how the dispatcher delivers the outbox."""
 
@@ -59,6 +85,8 @@ class AlertsConfig(Strict):
     backoff_max_seconds: float = Field(3600, gt=0)
     lease_seconds: int = Field(300, ge=10)
     max_item_age_hours: float = Field(72, ge=0)
+    flood: FloodConfig = FloodConfig()
+    spike: SpikeConfig = SpikeConfig()
 
 
 class SmtpChannel(Strict):
@@ -154,6 +182,7 @@ class SourceConfig(BaseModel):
     lead: str | None = None
     interval_minutes: float | None = Field(None, gt=0)
     enabled: bool = True
+    opens_windows: bool | None = None
     routing: dict[Label, Route] = {}
 
     def connector_settings(self) -> dict[str, Any]:
@@ -164,6 +193,32 @@ class SourceConfig(BaseModel):
     def display_name(self) -> str:
         """What staff call this source."""
         return self.name or self.id
+
+
+class CalendarConfig(Strict):
+    """The school's working days: its nation's bank holidays, closures, term holidays."""
+
+    closures: list[DateSpan] = []
+    closures_ics: str | None = None
+    term_holidays: list[DateSpan] = []
+    term_holidays_closed: bool = False
+    end_of_day: time = time(17, 0)
+
+
+class ReplyWindowsConfig(Strict):
+    """The reply rule: which items open a window, when to remind, when to summarise."""
+
+    hours: float = Field(24, gt=0)
+    remind_before_hours: float = Field(4, ge=0)
+    morning_summary: time = time(8, 0)
+    kinds: list[Literal["comment", "reply", "mention", "review", "post"]] = [
+        "comment",
+        "reply",
+        "mention",
+        "review",
+    ]
+    praise_opens: bool = False
+    spam_opens: bool = False
 
 
 class SchoolConfig(Strict):
@@ -181,6 +236,8 @@ class SchoolConfig(Strict):
     email_channel: str | None = None
     fallback_channel: str | None = None
     routing: dict[Label, Route] = {}
+    calendar: CalendarConfig = CalendarConfig()
+    reply_windows: ReplyWindowsConfig = ReplyWindowsConfig()
 
     def person(self, person_id: str) -> Person | None:
         """The person with this id, if any."""

@@ -160,6 +160,11 @@ class ReplyWindow(Base):
     closed_by: Mapped[str | None] = mapped_column(String(200))
     first_reply_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    source_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    breached_at: Mapped[datetime | None] = mapped_column()
+    close_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Incident(Base):
@@ -201,6 +206,7 @@ class OutboxMessage(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(500))
     last_error: Mapped[str | None] = mapped_column(Text)
     fallback_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -56,6 +56,7 @@ def item_alert(
     assessment: Assessment,
     severity: Severity,
     labels: tuple[Label, ...],
+    links: tuple[tuple[str, str], ...] = (),
 ) -> Alert:
     """The alert one recipient gets about one item, naming only the labels routed to them."""
     top = next((label for label in PRIORITY if label in labels), None)
@@ -68,6 +69,7 @@ def item_alert(
         items=(alert_item(source, item, assessment, labels),),
         summary=f"A {item.kind} about {school.name} was flagged as {names}.",
         action=ACTIONS.get(top, "") if top else "",
+        links=links,
     )
 
 

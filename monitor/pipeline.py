@@ -12,9 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.base import Recipient
 from alerts.outbox import enqueue
 from connectors.base import Connector, ConnectorError, FetchResult, Item, Registry
-from monitor import health, models, store
+from monitor import floods, health, models, store, windows
 from monitor.classify import build_classifier
 from monitor.classify.base import Assessment, Classifier, Label, Watchlists
 from monitor.config import OrmConfig, SchoolConfig, SourceConfig, connector_config
@@ -28,6 +29,7 @@ from monitor.watchlist import load_name_hashes
 log = logging.getLogger(__name__)
 
 ASSESS_BATCH = 64
+Links = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -60,9 +62,10 @@ class Pipeline:
         *,
         secrets: Callable[[str], str] = read_secret,
         clock: Callable[[], datetime] = utcnow,
+        links: Callable[[int], Links] = lambda window_id: (),
     ) -> None:
         self.db, self.config, self.registry = db, config, registry
-        self.secrets, self.clock = secrets, clock
+        self.secrets, self.clock, self.links = secrets, clock, links
         self._connectors: dict[str, Connector] = {}
         self._classifiers: dict[str, Classifier] = {}
         self._assessing = threading.Lock()  # polls run in parallel; one of them assesses at a time
@@ -162,48 +165,123 @@ class Pipeline:
             items = session.scalars(select(models.Item).where(models.Item.id.in_(item_ids))).all()
             texts = [assessable_text(i.title, i.text) for i in items]
         assessments = self.classifier(school).classify(texts)
-        for item, assessment in zip(items, assessments, strict=True):
+        candidates = [
+            self._candidate(school, i, a) for i, a in zip(items, assessments, strict=True)
+        ]
+        now = self.clock()
+        with self.db.session() as session:
+            single, groups = floods.plan(session, self.config.alerts.flood, candidates, now)
+        for candidate in single:
             with self.db.session() as session:
-                self._record(session, school, session.merge(item), assessment)
+                self._record(session, school, candidate)
+        for group in groups:
+            with self.db.session() as session:
+                self._record_flood(session, school, group, now)
         return len(items)
 
-    def _record(
-        self, session: Session, school: SchoolConfig, item: models.Item, assessment: Assessment
-    ) -> None:
-        """Store the assessment and its outbox rows in one transaction."""
+    def _candidate(
+        self, school: SchoolConfig, item: models.Item, assessment: Assessment
+    ) -> floods.Candidate:
         _, source = self.config.source(item.source_id)
         decision = decide(school, source, assessment)
-        previous = _previous_labels(session, item.id)
+        alerting = bool(decision.destinations) and not item.by_school and self._alertable(item)
+        return floods.Candidate(item, assessment, decision, source, alerting)
+
+    def _store_assessment(self, session: Session, candidate: floods.Candidate) -> models.Item:
+        item = session.merge(candidate.item)
         session.add(
             models.Assessment(
                 item_id=item.id,
                 item_version=item.version,
-                sentiment=_str(assessment.sentiment),
-                sentiment_score=assessment.sentiment_score,
-                labels=_signals_json(assessment),
-                severity=str(decision.severity),
-                model_version=assessment.model_version,
+                sentiment=_str(candidate.assessment.sentiment),
+                sentiment_score=candidate.assessment.sentiment_score,
+                labels=_signals_json(candidate.assessment),
+                severity=str(candidate.decision.severity),
+                model_version=candidate.assessment.model_version,
             )
         )
         item.assessed_version = item.version
-        if item.by_school or not self._alertable(item):
+        return item
+
+    def _record(self, session: Session, school: SchoolConfig, candidate: floods.Candidate) -> None:
+        """Store the assessment, its reply window and its outbox rows in one transaction."""
+        previous = _previous_labels(session, candidate.item.id)
+        item = self._store_assessment(session, candidate)
+        if item.by_school:
+            windows.close_by_reply(session, item, self.clock())
             return
+        window = self._window(session, school, candidate, item)
+        if not candidate.alerting:
+            return
+        links = self.links(window.id) if window is not None else ()
+        decision, source = candidate.decision, candidate.source
         for destination in decision.destinations:
             labels = tuple(lbl for lbl in destination.labels if lbl not in previous)
-            if labels:
-                alert = item_alert(school, source, item, assessment, decision.severity, labels)
-                enqueue(
-                    session,
-                    school_id=school.id,
-                    item_id=item.id,
-                    kind="item",
-                    channel=destination.channel,
-                    recipient=destination.recipient,
-                    severity=str(decision.severity),
-                    alert=alert,
-                    key=f"item:{item.id}:v{item.version}:{destination.channel}:"
-                    f"{destination.recipient.address}",
-                )
+            if not labels:
+                continue
+            alert = item_alert(
+                school, source, item, candidate.assessment, decision.severity, labels, links
+            )
+            enqueue(
+                session,
+                school_id=school.id,
+                item_id=item.id,
+                kind="item",
+                channel=destination.channel,
+                recipient=destination.recipient,
+                severity=str(decision.severity),
+                alert=alert,
+                key=f"item:{item.id}:v{item.version}:{destination.channel}:"
+                f"{destination.recipient.address}",
+                now=self.clock(),
+            )
+
+    def _window(
+        self, session: Session, school: SchoolConfig, candidate: floods.Candidate, item: models.Item
+    ) -> models.ReplyWindow | None:
+        """Open the item's reply window if it is owed one and has none yet."""
+        existing = session.scalar(
+            select(models.ReplyWindow).where(models.ReplyWindow.item_id == item.id)
+        )
+        if existing is not None or not self._alertable(item):
+            return existing
+        own = self.registry.get(candidate.source.type).own_account
+        if not windows.opens_window(school, candidate.source, own, item, candidate.assessment):
+            return None
+        return windows.open_window(session, school, item, candidate.assessment)
+
+    def _record_flood(
+        self, session: Session, school: SchoolConfig, group: floods.FloodGroup, now: datetime
+    ) -> None:
+        """Store the group's assessments and one grouped alert per recipient, together."""
+        for candidate in group.members:
+            self._store_assessment(session, candidate)
+        wanted: dict[tuple[str, str], Recipient] = {}
+        for candidate in group.members:
+            for d in candidate.decision.destinations:
+                wanted.setdefault((d.channel, d.recipient.address), d.recipient)
+        severity = max(c.decision.severity for c in group.members)
+        settings = self.config.alerts.flood
+        alert = floods.group_alert(school, group, severity, settings)
+        for (channel, address), recipient in wanted.items():
+            enqueue(
+                session,
+                school_id=school.id,
+                item_id=None,
+                kind="flood",
+                channel=channel,
+                recipient=recipient,
+                severity=str(severity),
+                alert=alert,
+                key=f"flood:{group.key}:{floods.bucket(now, settings)}:{channel}:{address}",
+                now=now,
+            )
+        log.warning(
+            "school %s: pile-on on %s: %d items folded into one alert",
+            school.id,
+            group.key,
+            len(group.members),
+        )
 
     def _alertable(self, item: models.Item) -> bool:
         """Items much older than when we first saw them (a new source's backlog) are not alerted."""

@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -24,17 +24,22 @@ from connectors.base import Registry
 from monitor import health
 from monitor.config import OrmConfig, SchoolConfig
 from monitor.db import Database
+from monitor.links import LinkSigner, link_secret
 from monitor.models import utcnow
 from monitor.pipeline import Pipeline
 from monitor.sdnotify import Notifier
 from monitor.secrets import read_secret
+from monitor.sla import ReplyClock
+from monitor.spikes import SpikeWatch
 from monitor.store import sync_config
+from monitor.web import WebServer, WindowLinks
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 300
 TICK_SECONDS = 10
 HOUSEKEEPING_MINUTES = 5
+REPLY_CLOCK_SECONDS = 60
 
 
 def database_url(config: OrmConfig, secrets: Callable[[str], str] = read_secret) -> str:
@@ -94,14 +99,28 @@ class Service:
         registry: Registry | None = None,
         secrets: Callable[[str], str] = read_secret,
         notifier: Notifier | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
+        state_dir = Path(config.service.state_dir)
         self.db = Database(database_url(config, secrets))
         self.registry = registry or default_registry()
-        self.pipeline = Pipeline(self.db, config, self.registry, secrets=secrets)
+        secret = link_secret(state_dir, config.service.link_secret_credential, secrets)
+        self.signer = LinkSigner(secret, config.service.link_valid_days)
+        self.reply_clock = ReplyClock(self.db, config, self.signer, clock=clock)
+        self.spikes = SpikeWatch(self.db, config, clock=clock)
+        self.pipeline = Pipeline(
+            self.db,
+            config,
+            self.registry,
+            secrets=secrets,
+            clock=clock,
+            links=self.reply_clock.links,
+        )
         self.channels = ChannelCache(secrets)
-        journal = SentJournal(Path(config.service.state_dir) / "sent-journal.tsv")
-        self.dispatcher = Dispatcher(self.db, config, self.channels.get, journal)
+        journal = SentJournal(state_dir / "sent-journal.tsv")
+        self.dispatcher = Dispatcher(self.db, config, self.channels.get, journal, clock=clock)
+        self.web: WebServer | None = None
         self.notifier = notifier or Notifier()
         self.stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
@@ -158,10 +177,58 @@ class Service:
             seconds=TICK_SECONDS,
             next_run_time=now,
         )
+        self.scheduler.add_job(
+            guarded(self.reply_clock_job, "reply clock"),
+            "interval",
+            id="reply-clock",
+            seconds=REPLY_CLOCK_SECONDS,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            guarded(self.spike_job, "spike check"),
+            "interval",
+            id="spikes",
+            hours=1,
+            next_run_time=now + timedelta(minutes=5),
+        )
+        self._start_web()
         self.scheduler.start()
         status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
         self.notifier.send(READY="1", STATUS=status)
         log.info("orm-monitor started: %s", status)
+
+    def _start_web(self) -> None:
+        listen = self.config.service.web_listen
+        if listen is None:
+            return
+        try:
+            self.web = WebServer(WindowLinks(self.db, self.signer), listen)
+        except OSError as error:
+            log.error(
+                "cannot serve one-click links on %s: %s (set service.web_listen to a free "
+                "address, or leave it out to close windows only with orm-monitor)",
+                listen,
+                error.strerror,
+            )
+            return
+        self.web.start()
+
+    def reply_clock_job(self) -> None:
+        """Queue due reminders, breach escalations and the morning summary."""
+        report = self.reply_clock.tick()
+        if report.reminders or report.breaches or report.summaries:
+            log.info(
+                "reply clock: %d reminder(s), %d breach(es), %d summary(ies)",
+                report.reminders,
+                report.breaches,
+                report.summaries,
+            )
+            self._wake_dispatcher()
+
+    def spike_job(self) -> None:
+        """The hourly possible-crisis check."""
+        self.spikes.check()
+        self._wake_dispatcher()
 
     def _interval_minutes(self, source_id: str) -> float:
         return self.pipeline.default_minutes(self.config.source(source_id)[1])
@@ -230,6 +297,7 @@ class Service:
                 if outcome.error:
                     log.warning("source %s: %s", source.id, outcome.error)
         self.pipeline.assess_pending()
+        self.reply_clock.tick()
         self.dispatcher.run_once()
 
     def run_forever(self) -> None:
@@ -252,6 +320,8 @@ class Service:
         self.notifier.send(STOPPING="1")
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.web is not None:
+            self.web.stop()
         self.pipeline.close()
         self.channels.close()
         self.db.dispose()

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from monitor import models
 from monitor.config import OrmConfig
 from monitor.db import Database
+from monitor.models import utcnow
+from monitor.windows import OpenWindow, open_windows
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Report:
     sources: list[SourceHealth]
     outbox: dict[str, int]
     undelivered: list[tuple[int, str, str, str | None]]
-    open_windows: int
+    open_windows: list[OpenWindow]
 
 
 def collect(db: Database, config: OrmConfig) -> Report:
@@ -68,14 +70,7 @@ def collect(db: Database, config: OrmConfig) -> Report:
             .order_by(models.OutboxMessage.id.desc())
             .limit(10)
         ).all()
-        windows = (
-            session.scalar(
-                select(func.count())
-                .select_from(models.ReplyWindow)
-                .where(models.ReplyWindow.closed_at.is_(None))
-            )
-            or 0
-        )
+        windows = open_windows(session, [s.id for s in config.schools])
     sources = [
         _health(
             school.id, source.id, source.enabled, states.get(source.id), counts.get(source.id, 0)
@@ -151,9 +146,16 @@ def _health(
     )
 
 
-def render(report: Report, timezone: str) -> str:
+def _time_left(due: datetime, now: datetime) -> str:
+    minutes = int((due - now).total_seconds() // 60)
+    span = f"{abs(minutes) // 60} h {abs(minutes) % 60:02d} min"
+    return f"{span} left" if minutes >= 0 else f"OVERDUE by {span}"
+
+
+def render(report: Report, timezone: str, now: datetime | None = None) -> str:
     """The report as text for a terminal, times in the school's time zone."""
     zone = ZoneInfo(timezone)
+    now = now or utcnow()
     lines = ["Sources:"]
     for s in report.sources:
         state = (
@@ -181,7 +183,14 @@ def render(report: Report, timezone: str) -> str:
     )
     for row_id, channel, recipient, error in report.undelivered:
         lines.append(f"  failed #{row_id} via {channel} to {recipient}: {error}")
-    lines.append(f"Open reply windows: {report.open_windows}")
+    lines.append(f"Open reply windows: {len(report.open_windows)}")
+    for window in report.open_windows:
+        lines.append(
+            f"  item {window.item_id} ({window.school_id}, {window.source_id}): "
+            f"{_time_left(window.due_at, now)}, due {_when(window.due_at, zone)}"
+            f"{' [urgent]' if window.urgent else ''}"
+        )
+        lines.append(f"    {window.excerpt!r}")
     return "\n".join(lines)
 
 

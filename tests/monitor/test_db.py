@@ -74,3 +74,12 @@ def test_db_upgrade_command_migrates_the_configured_database(
     assert "newest schema" in capsys.readouterr().out
     db = Database(f"sqlite:///{tmp_path / 'orm-monitor.db'}")
     assert set(inspect(db.engine).get_table_names()) >= TABLES
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_describe(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), models.Base.metadata)
+    assert differences == []

@@ -121,7 +121,7 @@ def test_status_lists_sources_outbox_and_windows(
     assert "demo-blog-comments (st-marys): ok; 5 item(s)" in out
     assert "demo-google-alerts (st-marys): ok; 2 item(s)" in out
     assert "Outbox: 0 waiting" in out and "0 failed" in out
-    assert "Open reply windows: 0" in out
+    assert "Open reply windows: 0" in out  # RSS sources are searches: they open none
 
 
 def test_watchlist_hash_prints_salted_hashes_never_names(
