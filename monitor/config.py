@@ -7,17 +7,30 @@ from collections.abc import Iterator
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from monitor.calendar import Nation, parse_span
 from monitor.classify.base import Label, Severity
 
 SCHEMA_VERSION = 1
 
+
+def _check_span(text: str) -> str:
+    parse_span(text)  # raises ValueError saying what is wrong
+    return text
+
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 CredentialName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 Role = Literal["account_manager", "dsl", "deputy_dsl", "slt", "data_protection_lead", "it_lead"]
-Nation = Literal["england", "wales", "scotland", "northern-ireland"]
-DateSpan = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?$")]
+DateSpan = Annotated[str, AfterValidator(_check_span)]
 
 # Roles a route may name besides people's ids: "lead" is the account's own lead.
 ROUTE_ROLES = {"lead", "account_manager", "dsl", "slt", "data_protection_lead", "it_lead"}

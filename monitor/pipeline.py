@@ -134,13 +134,10 @@ class Pipeline:
             return self._assess_up_to(limit)
 
     def _assess_up_to(self, limit: int) -> int:
+        """Everything pending is planned together, so a pile-on in one poll is one group."""
         done = 0
-        while done < limit:
-            batch = self._pending(min(ASSESS_BATCH, limit - done))
-            if not batch:
-                break
-            for school_id, item_ids in batch.items():
-                done += self._assess(self.config.school(school_id), item_ids)
+        for school_id, item_ids in self._pending(limit).items():
+            done += self._assess(self.config.school(school_id), item_ids)
         return done
 
     def _pending(self, size: int) -> dict[str, list[int]]:
@@ -162,9 +159,14 @@ class Pipeline:
 
     def _assess(self, school: SchoolConfig, item_ids: list[int]) -> int:
         with self.db.session() as session:
-            items = session.scalars(select(models.Item).where(models.Item.id.in_(item_ids))).all()
-            texts = [assessable_text(i.title, i.text) for i in items]
-        assessments = self.classifier(school).classify(texts)
+            items = session.scalars(
+                select(models.Item).where(models.Item.id.in_(item_ids)).order_by(models.Item.id)
+            ).all()
+        assessments: list[Assessment] = []
+        for start in range(0, len(items), ASSESS_BATCH):
+            chunk = items[start : start + ASSESS_BATCH]
+            texts = [assessable_text(i.title, i.text) for i in chunk]
+            assessments += self.classifier(school).classify(texts)
         candidates = [
             self._candidate(school, i, a) for i, a in zip(items, assessments, strict=True)
         ]

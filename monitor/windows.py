@@ -12,9 +12,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor import models
-from monitor.calendar import WorkingCalendar, calendar_for, due_at
+from monitor.calendar import Nation, WorkingCalendar, calendar_for, due_at
 from monitor.classify.base import Assessment, Label
-from monitor.config import Nation, SchoolConfig, SourceConfig
+from monitor.config import SchoolConfig, SourceConfig
 
 log = logging.getLogger(__name__)
 
