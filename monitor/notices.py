@@ -67,7 +67,7 @@ def item_alert(
         severity=str(severity),
         headline=f"{names} on {source.display_name}",
         items=(alert_item(source, item, assessment, labels),),
-        summary=f"A {item.kind} about {school.name} was flagged as {names}.",
+        summary=f"A {item.kind} about {school.name} was flagged as {names} (item {item.id}).",
         action=ACTIONS.get(top, "") if top else "",
         links=links,
     )

@@ -24,8 +24,8 @@ from monitor.windows import OPEN, school_calendar
 log = logging.getLogger(__name__)
 
 REPLY_ACTION = (
-    'Reply on the platform (a short acknowledgement is enough), then click "I have replied"; '
-    'if no reply is needed, click "No reply needed".'
+    'Reply on the platform (a short acknowledgement is enough), then click "I have replied" '
+    "(or run 'orm-monitor respond ITEM'); if no reply is needed, click \"No reply needed\"."
 )
 
 
@@ -152,11 +152,14 @@ class ReplyClock:
         left = window.due_at - now
         if kind == "reminder":
             headline = f"reply due {due} ({_hours(left)} left) on {item.source_id}"
-            summary = f"A reply is owed by {due}; {_hours(left)} remain under the reply rule."
+            summary = (
+                f"A reply to item {item.id} is owed by {due}; {_hours(left)} remain under "
+                "the reply rule."
+            )
             severity = "medium"
         else:
             headline = f"reply window breached on {item.source_id} (due {due})"
-            summary = f"No reply was seen by {due}: the reply rule has been breached."
+            summary = f"No reply to item {item.id} was seen by {due}: the reply rule is breached."
             severity = "high"
         return Alert(
             kind=kind,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,22 +16,10 @@ from monitor import models
 from monitor.db import Database
 from monitor.service import ChannelCache
 from monitor.store import sync_config
+from tests.support.clock import Clock
 from tests.support.world import World, world
 
 THREAT = ("t1", "I will stab you after school")
-
-
-class Clock:
-    """A clock the test moves by hand, starting just after rows queued in real time."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC) + timedelta(minutes=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _dispatcher(w: World, db: Database, clock: Clock) -> Dispatcher:
