@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from monitor.calendar import CalendarError, read_ics_closures
 from monitor.classify.base import Label
 from monitor.config import ROUTE_ROLES, OrmConfig, Route, SchoolConfig, SourceConfig, TeamsChannel
 
@@ -131,6 +132,11 @@ def _check_school(school: SchoolConfig, path: str, registry: Any) -> list[Proble
         problems.append(Problem(f"{path}.email_channel", "set the channel that emails people"))
     if not school.people_with("account_manager"):
         problems.append(Problem(f"{path}.people", "no person has the role account_manager"))
+    if school.calendar.closures_ics:
+        try:
+            read_ics_closures(Path(school.calendar.closures_ics))
+        except CalendarError as error:
+            problems.append(Problem(f"{path}.calendar.closures_ics", str(error)))
     problems += _check_routes(school, school.routing, f"{path}.routing")
     for j, source in enumerate(school.sources):
         problems += _check_source(school, source, f"{path}.sources.{j}", registry)

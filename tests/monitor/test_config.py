@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from monitor.cli import main
 from monitor.config_file import ConfigError, load_config, load_demo_config, parse_config_text
@@ -182,3 +183,56 @@ def test_an_smtp_password_over_a_clear_text_connection_is_refused() -> None:
     )
     with pytest.raises(ConfigError, match="clear text"):
         build(raw)
+
+
+def test_a_closure_calendar_that_cannot_be_read_is_a_config_problem(tmp_path: Path) -> None:
+    (tmp_path / "closures.ics").write_text("not a calendar")
+    raw = raw_config(database_url="sqlite://")
+    raw["schools"][0]["calendar"] = {
+        "closures": ["2026-13-01"],
+        "closures_ics": str(tmp_path / "closures.ics"),
+    }
+    with pytest.raises(ConfigError) as caught:
+        build(raw)
+    paths = {p.path for p in caught.value.problems}
+    assert "schools.0.calendar.closures.0" in paths
+    raw["schools"][0]["calendar"]["closures"] = ["2026-12-18", "2027-01-04..2027-01-05"]
+    with pytest.raises(ConfigError) as caught:
+        build(raw)
+    assert [p.path for p in caught.value.problems] == ["schools.0.calendar.closures_ics"]
+    assert "closures.ics" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["due", "2026-12-18T18:00", "--nation", "england"],
+            "received Fri 18 Dec 2026 18:00 GMT → due Mon 21 Dec 2026 18:00 GMT",
+        ),
+        (["due", "2026-04-02T10:00", "--nation", "scotland"], "→ due Mon 6 Apr 2026 10:00 BST"),
+        (["due", "2026-04-02T10:00", "--nation", "england"], "→ due Tue 7 Apr 2026 10:00 BST"),
+        (
+            ["due", "2026-11-21T09:00", "--nation", "wales", "--urgent"],
+            "→ due Sun 22 Nov 2026 09:00 GMT (urgent",
+        ),
+    ],
+)
+def test_due_answers_from_the_rule_without_a_config(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_due_uses_the_schools_own_closures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = raw_config(database_url="sqlite://")
+    raw["schools"][0]["calendar"] = {"closures": ["2026-12-21"]}  # an INSET Monday
+    path = tmp_path / "config.toml"
+    path.write_text(tomli_w.dumps(raw))
+    assert main(["--config", str(path), "due", "2026-12-18T18:00", "--school", "st-marys"]) == 0
+    assert "→ due Tue 22 Dec 2026 18:00 GMT" in capsys.readouterr().out
+    assert main(["due", "yesterday", "--nation", "england"]) == 1
+    assert "yesterday" in capsys.readouterr().err

@@ -118,10 +118,11 @@ def test_status_lists_sources_outbox_and_windows(
     capsys.readouterr()
     assert main(["--demo", "--state-dir", str(tmp_path), "status"]) == 0
     out = capsys.readouterr().out
-    assert "demo-blog-comments (st-marys): ok; 5 item(s)" in out
+    assert "demo-blog-comments (st-marys): ok; 6 item(s)" in out
     assert "demo-google-alerts (st-marys): ok; 2 item(s)" in out
     assert "Outbox: 0 waiting" in out and "0 failed" in out
-    assert "Open reply windows: 0" in out  # RSS sources are searches: they open none
+    assert "Open reply windows: 1" in out  # the last blog comment; the office answered the rest
+    assert "after-school club" in out
 
 
 def test_watchlist_hash_prints_salted_hashes_never_names(
