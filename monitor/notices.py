@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from alerts.base import Alert, AlertItem
 from monitor import models
 from monitor.classify.base import Assessment, Label, Severity
@@ -90,7 +92,14 @@ def alert_item(
         platform=source.type,
         source_name=source.display_name,
         kind=item.kind,
-        created_at=item.created_at.isoformat() if item.created_at else None,
+        created_at=posted_at(item),
         labels=tuple(str(label) for label in labels),
         reasons=reasons,
     )
+
+
+def posted_at(item: models.Item, timezone: str = "Europe/London") -> str | None:
+    """When the post was published, as staff read times: local, e.g. "Mon 23 Nov 2026 08:01 GMT"."""
+    if item.created_at is None:
+        return None
+    return item.created_at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M %Z")

@@ -18,6 +18,7 @@ from monitor.config import OrmConfig, Person, SchoolConfig
 from monitor.db import Database
 from monitor.links import LinkSigner, window_url
 from monitor.models import utcnow
+from monitor.notices import posted_at
 from monitor.routing import resolve
 from monitor.windows import OPEN, school_calendar
 
@@ -208,7 +209,7 @@ def window_item(item: models.Item) -> AlertItem:
         platform="",
         source_name=item.source_id,
         kind=item.kind,
-        created_at=item.created_at.isoformat() if item.created_at else None,
+        created_at=posted_at(item),
     )
 
 
