@@ -60,6 +60,7 @@ class Item:
     parent_id: str | None = None
     thread_id: str | None = None
     rating: float | None = None
+    deleted: bool = False
     raw: JSONValue = None
 
     def __post_init__(self) -> None:
@@ -78,12 +79,25 @@ def payload_sha256(value: JSONValue) -> str:
 
 
 @dataclass(frozen=True)
+class SourceWarning:
+    """Something the IT lead must hear about once (a token near expiry, a budget 80 % spent).
+
+    `key` makes it once: the same key is never sent twice for a source.
+    """
+
+    key: str
+    message: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class FetchResult:
     """What one poll found and the cursor to poll from next time."""
 
     items: tuple[Item, ...]
     new_state: Mapping[str, JSONValue]
     not_modified: bool = False
+    warnings: tuple[SourceWarning, ...] = ()
 
 
 class ConnectorError(Exception):

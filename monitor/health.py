@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Recipient
 from alerts.outbox import enqueue
-from connectors.base import AuthError, ConnectorError, JSONValue, RetriableError
+from connectors.base import (
+    AuthError,
+    ConnectorError,
+    JSONValue,
+    RetriableError,
+    SourceWarning,
+)
 from monitor import models
 from monitor.config import SchoolConfig, SourceConfig
 from monitor.routing import resolve
@@ -111,15 +117,39 @@ def backoff(
 def _tell_it_lead(
     session: Session, school: SchoolConfig, source: SourceConfig, message: str, now: datetime
 ) -> None:
+    tell_it_lead(
+        session,
+        school,
+        source,
+        headline=f"{source.display_name} stopped: its credentials were refused",
+        summary=message,
+        action="Renew the token or permission for this source, then restart orm-monitor.",
+        key=f"auth:{now.date().isoformat()}",
+        now=now,
+    )
+
+
+def tell_it_lead(
+    session: Session,
+    school: SchoolConfig,
+    source: SourceConfig,
+    *,
+    headline: str,
+    summary: str,
+    action: str,
+    key: str,
+    now: datetime,
+) -> None:
+    """Email the IT lead (else the account managers) once per `key` for this source."""
     if school.email_channel is None:
         return
     alert = Alert(
         kind="source_error",
         school_name=school.name,
         severity="high",
-        headline=f"{source.display_name} stopped: its credentials were refused",
-        summary=message,
-        action="Renew the token or permission for this source, then restart orm-monitor.",
+        headline=headline,
+        summary=summary,
+        action=action,
     )
     for person in resolve(school, source, "it_lead"):
         enqueue(
@@ -131,7 +161,30 @@ def _tell_it_lead(
             recipient=Recipient(person.email, person.name),
             severity="high",
             alert=alert,
-            key=f"auth:{source.id}:{now.date().isoformat()}:{person.email}",
+            key=f"source:{source.id}:{key}:{person.email}",
+            now=now,
+        )
+
+
+def warned(
+    session: Session,
+    school: SchoolConfig,
+    source: SourceConfig,
+    warnings: tuple[SourceWarning, ...],
+    now: datetime,
+) -> None:
+    """Pass a connector's warnings (token expiry, budget) to the IT lead, each once."""
+    for warning in warnings:
+        log.warning("source %s: %s (fix: %s)", source.id, warning.message, warning.fix)
+        tell_it_lead(
+            session,
+            school,
+            source,
+            headline=f"{source.display_name}: {warning.message}",
+            summary=warning.message,
+            action=warning.fix,
+            key=f"warn:{warning.key}",
+            now=now,
         )
 
 

@@ -109,6 +109,7 @@ class Pipeline:
         now = self.clock()
         with self.db.session() as session:
             counts = store.ingest(session, source.id, school.id, result.items, now)
+            health.warned(session, school, source, result.warnings, now)
             health.succeeded(
                 session, source, dict(result.new_state), now, self.default_minutes(source)
             )

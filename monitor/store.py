@@ -24,6 +24,7 @@ class IngestCounts:
     new: int = 0
     edited: int = 0
     unchanged: int = 0
+    deleted: int = 0
     changed_ids: tuple[int, ...] = ()
 
 
@@ -54,13 +55,21 @@ def content_hash(item: Item) -> str:
 def ingest(
     session: Session, source_id: str, school_id: str, items: Iterable[Item], now: datetime
 ) -> IngestCounts:
-    """Store new items and new versions of edited ones; the unique key absorbs repeats."""
+    """Store new items and new versions of edited ones; the unique key absorbs repeats.
+
+    An item the platform reports deleted keeps its stored copy (the evidence) and is marked.
+    """
     batch = {item.external_id: item for item in items}
     existing = _existing(session, source_id, list(batch))
-    new = edited = 0
+    new = edited = deleted = 0
     changed: list[int] = []
     for external_id, item in batch.items():
         row = existing.get(external_id)
+        if item.deleted:
+            if row is not None and row.deleted_at is None:
+                row.deleted_at = now
+                deleted += 1
+            continue
         if row is None:
             row = _insert(session, source_id, school_id, item, now)
             new += 1
@@ -70,8 +79,8 @@ def ingest(
         else:
             continue
         changed.append(row.id)
-    unchanged = len(batch) - new - edited
-    return IngestCounts(new=new, edited=edited, unchanged=unchanged, changed_ids=tuple(changed))
+    unchanged = len(batch) - new - edited - deleted
+    return IngestCounts(new, edited, unchanged, deleted, tuple(changed))
 
 
 def _existing(session: Session, source_id: str, external_ids: list[str]) -> dict[str, models.Item]:

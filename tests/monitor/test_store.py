@@ -95,3 +95,17 @@ def test_the_same_external_id_in_two_sources_is_two_items(db: Database) -> None:
         store.ingest(session, "one", "st-marys", [_item("a")], NOW)
         store.ingest(session, "two", "st-marys", [_item("a")], NOW)
     assert _count(db, models.Item) == 2
+
+
+def test_an_item_deleted_at_the_source_keeps_its_copy_and_is_marked(db: Database) -> None:
+    _setup(db)
+    with db.session() as session:
+        store.ingest(session, "blog", "st-marys", [_item("a", "offending text")], NOW)
+    gone = Item(external_id="a", kind=ItemKind.COMMENT, text="", created_at=NOW, deleted=True)
+    never_seen = Item(external_id="b", kind=ItemKind.COMMENT, text="", created_at=NOW, deleted=True)
+    with db.session() as session:
+        counts = store.ingest(session, "blog", "st-marys", [gone, never_seen], NOW)
+    assert (counts.deleted, counts.new, counts.unchanged) == (1, 0, 1)
+    with db.session() as session:
+        item = session.scalars(select(models.Item)).one()
+        assert (item.text, item.deleted_at) == ("offending text", NOW)
