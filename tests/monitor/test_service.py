@@ -138,12 +138,14 @@ def test_watchlist_hash_prints_salted_hashes_never_names(
 
 
 def test_a_database_outage_in_a_job_is_one_clear_line_and_the_job_survives(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     from monitor.service import guarded
     from tests.support.config import build, raw_config
 
-    config = build(raw_config(database_url="postgresql+psycopg://orm@127.0.0.1:9/none"))
+    raw = raw_config(database_url="postgresql+psycopg://orm@127.0.0.1:9/none")
+    raw["service"]["state_dir"] = str(tmp_path)
+    config = build(raw)
     service = Service(config)
     guarded(service.tick_job, "watchdog tick")()
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
