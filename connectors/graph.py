@@ -1,0 +1,405 @@
+"""The one small Graph API client shared by the Facebook Page and Instagram connectors.
+
+Built on facebook-sdk's `GraphAPI` (its last release, 3.1.0, accepts Graph versions only up to
+3.1 in its constructor, so the version is pinned afterwards), with a timeout on every call,
+cursor paging and Graph error codes mapped to the connector's typed errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import facebook
+import requests
+
+from connectors.base import (
+    AuthError,
+    ConnectorError,
+    Item,
+    ItemKind,
+    PermanentError,
+    RateLimited,
+    SourceUnavailable,
+)
+
+FACEBOOK_HOST = "graph.facebook.com"
+INSTAGRAM_HOST = "graph.instagram.com"
+DEFAULT_VERSION = "v25.0"
+VERSION_PATTERN = r"^v\d+\.\d+$"
+MAX_PAGE_SIZE = 100
+THROTTLE_CODES = frozenset({4, 17, 32, 613})
+BUSINESS_THROTTLE_CODES = range(80000, 80015)  # Business Use Case limits (80001 Pages, 80002 IG)
+AUTH_CODES = frozenset({102, 190})
+TRANSIENT_CODES = frozenset({1, 2})
+UNKNOWN_OBJECT_SUBCODE = 33
+UNKNOWN_ALIAS_CODE = 803
+USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage")
+DEFAULT_BACKOFF = timedelta(minutes=15)
+PERMISSION_NAME = re.compile(r"\b((?:pages|instagram|business)_[a-z_]+)\b")
+
+JSONObject = dict[str, Any]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the IT lead needs to fix a source: its doc page, credential, permissions and id."""
+
+    doc: str
+    credential: str
+    permissions: tuple[str, ...]
+    id_setting: str
+    id_label: str
+
+
+class UnknownObject(PermanentError):
+    """Graph says the object does not exist (or the token cannot see it): a wrong or deleted id."""
+
+
+class _HostSession(requests.Session):
+    """facebook-sdk hard-codes https://graph.facebook.com/: send its requests to `host` instead,
+    and keep the last response so that errors can be mapped with their status and headers."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+        self.last: requests.Response | None = None
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send one request (to this session's host) and remember its response."""
+        base = facebook.FACEBOOK_GRAPH_URL
+        if self.host != FACEBOOK_HOST and isinstance(url, str) and url.startswith(base):
+            url = f"https://{self.host}/{url[len(base) :]}"
+        self.last = None
+        self.last = super().request(method, url, *args, **kwargs)
+        return self.last
+
+
+class GraphClient:
+    """GET requests to one Graph host and version, with a timeout, paging and typed errors."""
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        advice: Advice,
+        version: str = DEFAULT_VERSION,
+        host: str = FACEBOOK_HOST,
+        timeout: float = 20,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.advice, self.host, self.timeout, self.clock = advice, host, timeout, clock
+        self._session = _HostSession(host)
+        self._api = facebook.GraphAPI(
+            access_token=access_token, timeout=timeout, session=self._session
+        )
+        # facebook-sdk 3.1.0 rejects versions above 3.1 in its constructor (falling back to
+        # v2.8 when none is given): pin the current version on the client after construction.
+        self._api.version = version
+        self.calls = 0
+
+    @property
+    def access_token(self) -> str:
+        """The token sent with every request."""
+        return str(self._api.access_token)
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self._api.access_token = value
+
+    def get(self, path: str, **params: Any) -> JSONObject:
+        """GET /{version}/{path}: the JSON object, or a typed ConnectorError."""
+        return self._request(f"{self.version}/{path.lstrip('/')}", params)
+
+    @property
+    def version(self) -> str:
+        """The Graph API version every versioned path starts with (e.g. "v25.0")."""
+        return str(self._api.version)
+
+    def get_unversioned(self, path: str, **params: Any) -> JSONObject:
+        """GET /{path} without a version prefix (e.g. Instagram's /refresh_access_token)."""
+        return self._request(path.lstrip("/"), params)
+
+    def pages(self, path: str, *, max_pages: int, **params: Any) -> Iterator[list[JSONObject]]:
+        """The `data` of each page of an edge, following its cursors, at most `max_pages`."""
+        for _ in range(max_pages):
+            page = self.get(path, **params)
+            yield page_data(page)
+            following = next_page_params(page)
+            if following is None:
+                return
+            params = {**params, **following}
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._session.close()
+
+    def _request(self, path: str, params: Mapping[str, Any]) -> JSONObject:
+        self.calls += 1
+        try:
+            result = self._api.request(path, dict(params))
+        except facebook.GraphAPIError as error:
+            raise self._mapped(error.result) from None
+        except requests.Timeout:
+            raise SourceUnavailable(f"{self.host} timed out after {self.timeout:g}s") from None
+        except requests.JSONDecodeError:
+            raise self._mapped(None) from None
+        except requests.RequestException as error:
+            reason = describe(error, self.access_token)
+            raise SourceUnavailable(f"{self.host} could not be reached: {reason}") from None
+        except (KeyError, ValueError):  # no Content-Type, or a body that is not what it claims
+            raise self._mapped(None) from None
+        status = self._session.last.status_code if self._session.last is not None else 200
+        if not isinstance(result, dict) or status >= 400:
+            raise self._mapped(result if isinstance(result, dict) else None)
+        return result
+
+    def _mapped(self, body: Any) -> ConnectorError:
+        last = self._session.last
+        return graph_error(
+            body,
+            status=last.status_code if last is not None else None,
+            headers=dict(last.headers) if last is not None else {},
+            advice=self.advice,
+            host=self.host,
+            now=self.clock(),
+        )
+
+
+def read_token(secrets: Callable[[str], str], name: str) -> str:
+    """The credential's value; AuthError (the IT lead must act) when it is missing or empty."""
+    try:
+        token = secrets(name).strip()
+    except LookupError as error:
+        raise AuthError(f"credential {name} is not available", fix=str(error)) from None
+    if not token:
+        raise AuthError(
+            f"credential {name} is empty", fix=f"store the access token as credential {name}"
+        )
+    return token
+
+
+# --- Paging, times and usage headers: pure functions ---------------------------------------
+
+
+def with_ids(page: Iterable[JSONObject]) -> list[JSONObject]:
+    """The objects of a page that have an id (nothing else can be stored or followed)."""
+    return [entry for entry in page if entry.get("id")]
+
+
+def collect_until(
+    pages: Iterable[list[JSONObject]], stop: Callable[[list[JSONObject]], bool]
+) -> list[JSONObject]:
+    """The objects of successive pages, up to and including an empty page or one `stop` likes."""
+    found: list[JSONObject] = []
+    for page in map(with_ids, pages):
+        found.extend(page)
+        if not page or stop(page):
+            break
+    return found
+
+
+def remembered(state: Mapping[str, Any], key: str) -> dict[str, JSONObject]:
+    """The objects the previous poll kept under `key`, by id (an odd state reads as empty)."""
+    kept = state.get(key)
+    if not isinstance(kept, dict):
+        return {}
+    return {str(k): v for k, v in kept.items() if isinstance(v, dict)}
+
+
+def newest_since(
+    watched: Mapping[str, JSONObject], cutoff: datetime, limit: int
+) -> dict[str, JSONObject]:
+    """The entries whose "created" time is at or after `cutoff`, newest first, at most `limit`."""
+    recent = [
+        (created, key, entry)
+        for key, entry in watched.items()
+        if (created := parse_graph_time(entry.get("created"))) is not None and created >= cutoff
+    ]
+    recent.sort(key=lambda row: row[0], reverse=True)
+    return {key: entry for _, key, entry in recent[:limit]}
+
+
+def seen_or_old(
+    entry: JSONObject, known: Mapping[str, Any], cutoff: datetime, time_key: str
+) -> bool:
+    """Whether a listed object was seen by the previous poll or predates `cutoff`."""
+    created = parse_graph_time(entry.get(time_key))
+    return str(entry.get("id")) in known or (created is not None and created < cutoff)
+
+
+def clean_text(value: Any) -> str:
+    """A text field stripped; removed or attachment-only content has none: empty, not an error."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def https_url(value: Any) -> str | None:
+    """A permalink if it is an https URL, else None."""
+    return value if isinstance(value, str) and value.startswith("https://") else None
+
+
+def deleted_post(post_id: str, created: Any, account: str) -> Item:
+    """A remembered post or media that Graph no longer has: marks the stored copy deleted."""
+    return Item(
+        external_id=post_id,
+        kind=ItemKind.POST,
+        text="",
+        created_at=parse_graph_time(created),
+        account=account,
+        thread_id=post_id,
+        deleted=True,
+        raw={"id": post_id, "deleted": True},
+    )
+
+
+def unique(items: Iterable[Item]) -> tuple[Item, ...]:
+    """Items with repeated external ids (overlapping pages) dropped, the first kept."""
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.external_id, item)
+    return tuple(seen.values())
+
+
+def page_data(page: Mapping[str, Any]) -> list[JSONObject]:
+    """The objects in a page's `data` list (anything else in it is ignored)."""
+    data = page.get("data")
+    return [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
+
+
+def next_page_params(page: Mapping[str, Any]) -> dict[str, str] | None:
+    """The parameters that fetch the next page: `after` from the cursors, else those of `next`."""
+    paging = page.get("paging")
+    if not isinstance(paging, dict) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    if isinstance(cursors, dict) and cursors.get("after"):
+        return {"after": str(cursors["after"])}
+    query = parse_qs(urlsplit(str(paging["next"])).query)
+    query.pop("access_token", None)
+    return {key: values[-1] for key, values in query.items()} or None
+
+
+def parse_graph_time(value: Any) -> datetime | None:
+    """A Graph timestamp ("2026-06-13T15:04:11+0000") as aware UTC; None if missing or odd."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def regain_access_at(headers: Mapping[str, str], now: datetime) -> datetime:
+    """When throttling ends: the usage headers' `estimated_time_to_regain_access`, else 15 min."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    minutes = [m for name in USAGE_HEADERS for m in _regain_minutes(lowered.get(name))]
+    longest = max(minutes, default=0.0)
+    return now + (timedelta(minutes=longest) if longest > 0 else DEFAULT_BACKOFF)
+
+
+def _regain_minutes(raw: str | None) -> list[float]:
+    try:
+        usage = json.loads(raw) if raw else None
+    except ValueError:
+        return []
+    if not isinstance(usage, dict):
+        return []
+    entries: list[Any] = [usage]  # X-App-Usage is one object; BUC maps ids to lists of objects
+    for value in usage.values():
+        entries.extend(value if isinstance(value, list) else [])
+    found = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
+    return [float(m) for m in found if isinstance(m, int | float) and not isinstance(m, bool)]
+
+
+def describe(error: Exception, token: str = "") -> str:
+    """An exception's text on one line without query strings (they carry the access token)."""
+    text = re.sub(r"\?[^\s'\")]*", "", " ".join(str(error).split())) or type(error).__name__
+    return text.replace(token, "***") if token else text
+
+
+# --- Error mapping -------------------------------------------------------------------------
+
+
+def graph_error(
+    body: Any,
+    *,
+    status: int | None,
+    headers: Mapping[str, str],
+    advice: Advice,
+    host: str,
+    now: datetime,
+) -> ConnectorError:
+    """The typed error for a Graph error body (`{"error": {"code": ...}}`) or a bad response."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return _status_error(status, host)
+    code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
+    message = " ".join(str(error.get("message") or "no message").split())
+    said = f"Graph API error {code}: {message}"
+    if code in THROTTLE_CODES or code in BUSINESS_THROTTLE_CODES:
+        retry_at = regain_access_at(headers, now)
+        return RateLimited(f"{host} rate limit reached ({said})", retry_at=retry_at)
+    if code in AUTH_CODES:
+        return AuthError(f"the access token was refused ({said})", fix=_token_fix(advice))
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return _permission_error(message, said, advice)
+    if code == UNKNOWN_ALIAS_CODE or (code == 100 and subcode == UNKNOWN_OBJECT_SUBCODE):
+        return UnknownObject(
+            f"wrong {advice.id_label}, or one the token cannot see ({said})",
+            fix=f"check {advice.id_setting} (see {advice.doc}) and that the token belongs to it",
+        )
+    if code in TRANSIENT_CODES or error.get("is_transient") is True or (status or 0) >= 500:
+        return SourceUnavailable(f"{host} had a temporary problem ({said})")
+    return PermanentError(
+        f"{host} refused the request ({said})", fix=f"check the source's settings ({advice.doc})"
+    )
+
+
+def _status_error(status: int | None, host: str) -> ConnectorError:
+    if status is not None and status >= 500:
+        return SourceUnavailable(f"{host} answered HTTP {status}: a server error")
+    return PermanentError(
+        f"{host} answered HTTP {status or '200'} with a body that is not a Graph API answer",
+        fix="check graph_version and host; if they are right, the API has changed",
+    )
+
+
+def _permission_error(message: str, said: str, advice: Advice) -> PermanentError:
+    named = PERMISSION_NAME.findall(message)
+    missing = ", ".join(dict.fromkeys(named)) or ", ".join(advice.permissions)
+    return PermanentError(
+        f"missing permission {missing} ({said})",
+        fix=(
+            f"give the app the {', '.join(advice.permissions)} permission(s), make a new token "
+            f"and store it as credential {advice.credential} (see {advice.doc})"
+        ),
+    )
+
+
+def _token_fix(advice: Advice) -> str:
+    return (
+        f"the token expired or was revoked: make a new one as {advice.doc} describes, store it "
+        f"as credential {advice.credential} and restart the service"
+    )
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
