@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from connectors.base import Registry
+from connectors.bluesky import BlueskyConnector
+from connectors.facebook import FacebookPageConnector
+from connectors.instagram import InstagramConnector
+from connectors.mastodon import MastodonConnector
 from connectors.rss import RssConnector
+from connectors.wikipedia import WikipediaConnector
+from connectors.x import XConnector
+from connectors.youtube import YouTubeConnector
 
-BUILTIN_CONNECTORS = (RssConnector,)
+BUILTIN_CONNECTORS = (
+    RssConnector,
+    XConnector,
+    FacebookPageConnector,
+    InstagramConnector,
+    YouTubeConnector,
+    WikipediaConnector,
+    BlueskyConnector,
+    MastodonConnector,
+)
 
 
 def default_registry() -> Registry:

@@ -79,7 +79,10 @@ def test_an_unknown_source_type_names_the_available_ones() -> None:
     )
     with pytest.raises(ConfigError) as caught:
         build(raw)
-    assert "unknown source type 'myspace' (available: rss" in str(caught.value)
+    assert (
+        "unknown source type 'myspace' (available: bluesky, facebook, instagram, mastodon, rss,"
+        " wikipedia, x, youtube)"
+    ) in str(caught.value)
 
 
 @pytest.mark.parametrize(
