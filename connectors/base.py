@@ -157,6 +157,9 @@ class Connector(ABC):
     default_interval_minutes: ClassVar[int] = 15
     own_account: ClassVar[bool] = False
     """True when the source is the school's own account: its comments open reply windows."""
+    search_accounts: ClassVar[frozenset[str]] = frozenset()
+    """`Item.account` values of items found by searching the platform, not sent to the school:
+    they open no reply window unless the source sets `opens_windows = true`."""
 
     class Config(BaseModel):
         """Connector-specific settings of one source."""

@@ -54,6 +54,8 @@ NOTIFICATION_KINDS = {"mention": ItemKind.MENTION, "reply": ItemKind.REPLY}
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"})
 ACCOUNT_GONE = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
 POST_COLLECTION = "app.bsky.feed.post"
+SEARCH = "search"
+"""`Item.account` of posts found by searching for the school's names."""
 MARK_URIS = 25
 
 
@@ -64,6 +66,7 @@ class BlueskyConnector(Connector):
     title = "Bluesky"
     default_interval_minutes = 10
     own_account = True
+    search_accounts = frozenset({SEARCH})
 
     class Config(Connector.Config):
         """Settings of one Bluesky account."""
@@ -510,7 +513,7 @@ def parse_notifications(page: Mapping[str, Any], school_did: str) -> tuple[Item,
 def parse_search(page: Mapping[str, Any], school_did: str) -> tuple[Item, ...]:
     """Items for the posts of a searchPosts page: mentions found by search."""
     posts = _listed(page, "posts")
-    return _present(post_item(post, ItemKind.MENTION, "search", school_did) for post in posts)
+    return _present(post_item(post, ItemKind.MENTION, SEARCH, school_did) for post in posts)
 
 
 def parse_author_feed(page: Mapping[str, Any], school_did: str) -> tuple[Item, ...]:

@@ -57,6 +57,7 @@ class MastodonConnector(Connector):
     title = "Mastodon account"
     default_interval_minutes = 10
     own_account = True
+    search_accounts = frozenset({HASHTAGS})
 
     class Config(Connector.Config):
         """Settings of one Mastodon account source."""

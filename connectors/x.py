@@ -62,6 +62,7 @@ class XConnector(Connector):
     # 3 requests a poll, far below the 450 requests / 15 minutes an app may make per endpoint.
     default_interval_minutes = 15
     own_account = True
+    search_accounts = frozenset({SEARCH})
 
     class Config(Connector.Config):
         """Settings of one X account source."""

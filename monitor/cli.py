@@ -18,6 +18,7 @@ from monitor.classify.rules import hash_name
 from monitor.config import OrmConfig
 from monitor.config_file import ConfigError, Problem, load_config, load_demo_config
 from monitor.db import Database, DatabaseError
+from monitor.demo.fake_mastodon import FakeMastodon
 from monitor.models import utcnow
 from monitor.pipeline import Pipeline, Preview
 from monitor.secrets import MissingSecret, read_secret
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"orm-monitor: {message}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if args.fake_api is not None:
+            args.fake_api.stop()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,6 +75,7 @@ def parser() -> argparse.ArgumentParser:
         help="where the demo keeps its database and mail (default: ./var)",
     )
     top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    top.set_defaults(secrets=read_secret, fake_api=None)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _command(commands, "run", cmd_run, "run the daemon").add_argument(
         "--once", action="store_true", help="poll every source once, deliver, and exit"
@@ -150,7 +155,9 @@ def config_from(args: argparse.Namespace) -> OrmConfig:
 
 def _load(args: argparse.Namespace) -> OrmConfig:
     if args.demo:
-        return load_demo_config(args.state_dir.resolve())
+        args.fake_api = FakeMastodon().start()
+        args.secrets = args.fake_api.secrets(read_secret)
+        return load_demo_config(args.state_dir.resolve(), mastodon_url=args.fake_api.url)
     path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
@@ -167,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = config_from(args)
     if args.demo:
         log.info("demo mode: alerts are written to %s", (args.state_dir / "mail").resolve())
-    service = Service(config)
+    service = Service(config, secrets=args.secrets)
     if args.once:
         service.run_once()
         service.stop()
@@ -176,19 +183,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pipeline(config: OrmConfig) -> Pipeline:
-    db = Database(database_url(config))
+def _pipeline(config: OrmConfig, secrets: Callable[[str], str]) -> Pipeline:
+    db = Database(database_url(config, secrets))
     db.upgrade()
     with db.session() as session:
         sync_config(session, config)
-    return Pipeline(db, config, default_registry())
+    return Pipeline(db, config, default_registry(), secrets=secrets)
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
     """Poll one source and print each item with its labels."""
     config = config_from(args)
     config.source(args.source)
-    pipeline = _pipeline(config)
+    pipeline = _pipeline(config, args.secrets)
     try:
         if args.dry_run:
             previews = pipeline.preview(args.source)
@@ -307,7 +314,7 @@ def _close_window(args: argparse.Namespace, how: str, note: str | None) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config (and credentials); with --probe, try every source once."""
     config = config_from(args)
-    problems = missing_credentials(config)
+    problems = missing_credentials(config, args.secrets)
     for problem in problems:
         print(problem, file=sys.stderr)
     sources = sum(1 for _ in config.sources())
@@ -315,39 +322,41 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return EXIT_CONFIG
     print(f"config OK: {len(config.schools)} school(s), {sources} source(s)")
-    return probe_sources(config) if args.probe else 0
+    return probe_sources(config, args.secrets) if args.probe else 0
 
 
-def missing_credentials(config: OrmConfig) -> list[Problem]:
+def missing_credentials(
+    config: OrmConfig, secrets: Callable[[str], str] = read_secret
+) -> list[Problem]:
     """Every credential the config names that the process cannot read."""
     problems = []
     for i, school in enumerate(config.schools):
         for name, channel in school.channels.items():
             for key, value in channel.model_dump().items():
                 if key.endswith("_credential") and value:
-                    problems += _credential(f"schools.{i}.channels.{name}.{key}", value)
+                    problems += _credential(f"schools.{i}.channels.{name}.{key}", value, secrets)
         for j, source in enumerate(school.sources):
             for key, value in source.connector_settings().items():
                 if key.endswith("_credential") and isinstance(value, str):
-                    problems += _credential(f"schools.{i}.sources.{j}.{key}", value)
+                    problems += _credential(f"schools.{i}.sources.{j}.{key}", value, secrets)
     if config.service.database_url_credential:
         problems += _credential(
-            "service.database_url_credential", config.service.database_url_credential
+            "service.database_url_credential", config.service.database_url_credential, secrets
         )
     return problems
 
 
-def _credential(path: str, name: str) -> list[Problem]:
+def _credential(path: str, name: str, secrets: Callable[[str], str]) -> list[Problem]:
     try:
-        read_secret(name)
+        secrets(name)
     except MissingSecret as error:
         return [Problem(path, str(error))]
     return []
 
 
-def probe_sources(config: OrmConfig) -> int:
+def probe_sources(config: OrmConfig, secrets: Callable[[str], str] = read_secret) -> int:
     """One real request per enabled source, one line each; non-zero if any failed."""
-    pipeline = Pipeline(Database("sqlite://"), config, default_registry())
+    pipeline = Pipeline(Database("sqlite://"), config, default_registry(), secrets=secrets)
     failures = 0
     for _, source in config.sources():
         try:

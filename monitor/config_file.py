@@ -201,10 +201,16 @@ def parse_config_text(text: str, source: str) -> OrmConfig:
     return parse_config(raw, source)
 
 
-def load_demo_config(state_dir: Path) -> OrmConfig:
-    """The embedded demo: bundled feeds, SQLite and a mail directory under `state_dir`."""
+def load_demo_config(state_dir: Path, mastodon_url: str = "http://127.0.0.1:9") -> OrmConfig:
+    """The embedded demo: bundled feeds, SQLite and a mail directory under `state_dir`.
+
+    `mastodon_url` is where the demo's fake Mastodon instance answers (`monitor.demo`).
+    """
     text = (DEMO_DIR / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace("@DEMO_DIR@", DEMO_DIR.as_posix()).replace(
-        "@STATE_DIR@", state_dir.as_posix()
-    )
+    for placeholder, value in (
+        ("@DEMO_DIR@", DEMO_DIR.as_posix()),
+        ("@STATE_DIR@", state_dir.as_posix()),
+        ("@FAKE_MASTODON_URL@", mastodon_url),
+    ):
+        text = text.replace(placeholder, value)
     return parse_config_text(text, "embedded demo config")

@@ -248,7 +248,8 @@ class Pipeline:
         )
         if existing is not None or not self._alertable(item):
             return existing
-        own = self.registry.get(candidate.source.type).own_account
+        connector = self.registry.get(candidate.source.type)
+        own = connector.own_account and item.account not in connector.search_accounts
         if not windows.opens_window(school, candidate.source, own, item, candidate.assessment):
             return None
         return windows.open_window(session, school, item, candidate.assessment)

@@ -241,6 +241,7 @@ def test_search_hits_are_mentions_from_the_search_account() -> None:
     assert [own.external_id, anonymous.external_id, news.external_id] == [P1, S3, S1]
     assert {own.kind, anonymous.kind, news.kind} == {ItemKind.MENTION}
     assert {own.account, anonymous.account, news.account} == {"search"}
+    assert BlueskyConnector.search_accounts == {"search"}  # so they open no reply window
     assert [own.by_school, anonymous.by_school, news.by_school] == [True, False, False]
     assert news.author.display_name == "Anytown Echo"
 

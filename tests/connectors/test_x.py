@@ -337,6 +337,8 @@ def test_a_post_found_by_mentions_and_search_is_one_item(server: LocalServer) ->
     assert by_id(result.items)[WELL_DESERVED].account == "mentions"
     assert by_id(result.items)[RECEPTION_PLACES].account == "search"
     assert by_id(result.items)[RECEPTION_PLACES].kind is ItemKind.MENTION
+    # search hits were not sent to the school: they open no reply window, mentions do
+    assert XConnector.search_accounts == {"search"}
 
 
 def test_a_changed_search_query_starts_its_stream_afresh(server: LocalServer) -> None:

@@ -27,11 +27,15 @@ def test_the_example_config_is_valid_and_documents_a_trust_ready_school() -> Non
 
 
 def test_the_demo_config_points_at_bundled_feeds_and_the_state_dir(tmp_path: Path) -> None:
-    config = load_demo_config(tmp_path)
+    config = load_demo_config(tmp_path, mastodon_url="http://127.0.0.1:8123")
     assert config.service.database_url == f"sqlite:///{tmp_path}/orm-monitor.db"
-    for _, source in config.sources():
+    feeds = [source for _, source in config.sources() if source.type == "rss"]
+    assert len(feeds) == 2
+    for source in feeds:
         path = Path(source.connector_settings()["url"].removeprefix("file://"))
         assert path.is_file()
+    _, mastodon = config.source("demo-mastodon")
+    assert mastodon.connector_settings()["api_base_url"] == "http://127.0.0.1:8123"
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
@@ -168,7 +172,21 @@ def test_check_config_passes_on_a_good_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--demo", "--state-dir", str(tmp_path), "check-config"]) == 0
-    assert "config OK: 1 school(s), 2 source(s)" in capsys.readouterr().out
+    assert "config OK: 1 school(s), 3 source(s)" in capsys.readouterr().out
+
+
+def test_probe_makes_one_request_per_source_and_says_what_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--demo", "--state-dir", str(tmp_path), "check-config", "--probe"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split(":")[0] for line in lines] == [
+        "ok    demo-blog-comments",
+        "ok    demo-google-alerts",
+        "ok    demo-mastodon",
+    ]
+    assert "signed in to 127.0.0.1 as @stmarys_anytown (account id 109000000000000001)" in lines[2]
+    assert "watching #StMarysAnytown" in lines[2]
 
 
 def test_an_smtp_password_over_a_clear_text_connection_is_refused() -> None:

@@ -121,8 +121,12 @@ def test_status_lists_sources_outbox_and_windows(
     assert "demo-blog-comments (st-marys): ok; 6 item(s)" in out
     assert "demo-google-alerts (st-marys): ok; 2 item(s)" in out
     assert "Outbox: 0 waiting" in out and "0 failed" in out
-    assert "Open reply windows: 1" in out  # the last blog comment; the office answered the rest
-    assert "after-school club" in out
+    assert "demo-mastodon (st-marys): ok; 2 item(s)" in out  # the fake instance of monitor.demo
+    # The last blog comment (the office answered the rest) and the parent's Mastodon question;
+    # the hashtag post was found by search and is owed no reply.
+    assert "Open reply windows: 2" in out
+    assert "after-school club" in out and "Christmas fair still on" in out
+    assert "carol singers" not in out
 
 
 def test_watchlist_hash_prints_salted_hashes_never_names(
