@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +68,38 @@ class Item:
     def __post_init__(self) -> None:
         if self.created_at is not None and self.created_at.tzinfo is None:
             raise ValueError(f"item {self.external_id!r}: created_at must be timezone-aware (UTC)")
+
+
+def network_reason(error: BaseException) -> str:
+    """Why a request never got an answer, in a few words, from the innermost network error.
+
+    HTTP clients wrap the socket error several layers deep (requests in urllib3, httpx in
+    httpcore); their own messages repeat the whole URL, query string and token included.
+    """
+    seen: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending and len(seen) < 20:
+        current = pending.pop()
+        if any(current is old for old in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked += [arg for arg in current.args if isinstance(arg, BaseException)]
+        pending += [e for e in linked if isinstance(e, BaseException)]
+    names = {type(e).__name__ for e in seen}
+    if any(isinstance(e, socket.gaierror) for e in seen) or "NameResolutionError" in names:
+        return "the host name does not resolve (DNS, or no route to the internet)"
+    if any(isinstance(e, ConnectionRefusedError) for e in seen):
+        return "connection refused"
+    if any(isinstance(e, TimeoutError) for e in seen) or any("Timeout" in n for n in names):
+        return "timed out"
+    tls = next((e for e in seen if isinstance(e, ssl.SSLError)), None)
+    if tls is not None:
+        return f"TLS failed ({getattr(tls, 'reason', None) or type(tls).__name__})"
+    os_error = next((e for e in reversed(seen) if isinstance(e, OSError) and e.strerror), None)
+    if os_error is not None:
+        return str(os_error.strerror).lower()
+    return type(seen[-1]).__name__
 
 
 def canonical_json(value: JSONValue) -> str:

@@ -37,6 +37,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     SourceWarning,
+    network_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -350,8 +351,7 @@ def translate(error: Exception, call: str, settings: BlueskyConnector.Config) ->
     if not isinstance(error, RequestErrorBase):
         return PermanentError(f"{where} failed: {type(error).__name__}: {error}")
     if error.response is None:
-        cause = error.__cause__ or error.__context__
-        return SourceUnavailable(f"{where} could not be reached: {type(cause).__name__}")
+        return SourceUnavailable(f"{where} could not be reached: {network_reason(error)}")
     status, name, message = _error_details(error.response)
     detail = f"{where} answered HTTP {status}" + (f" {name}" if name else "")
     detail += f": {message}" if message else ""

@@ -26,6 +26,7 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     SourceUnavailable,
+    network_reason,
 )
 
 FACEBOOK_HOST = "graph.facebook.com"
@@ -156,7 +157,7 @@ class GraphClient:
         except requests.JSONDecodeError:
             raise self._mapped(None) from None
         except requests.RequestException as error:
-            reason = describe(error, self.access_token)
+            reason = network_reason(error)
             raise SourceUnavailable(f"{self.host} could not be reached: {reason}") from None
         except (KeyError, ValueError):  # no Content-Type, or a body that is not what it claims
             raise self._mapped(None) from None
@@ -321,12 +322,6 @@ def _regain_minutes(raw: str | None) -> list[float]:
         entries.extend(value if isinstance(value, list) else [])
     found = [e.get("estimated_time_to_regain_access") for e in entries if isinstance(e, dict)]
     return [float(m) for m in found if isinstance(m, int | float) and not isinstance(m, bool)]
-
-
-def describe(error: Exception, token: str = "") -> str:
-    """An exception's text on one line without query strings (they carry the access token)."""
-    text = re.sub(r"\?[^\s'\")]*", "", " ".join(str(error).split())) or type(error).__name__
-    return text.replace(token, "***") if token else text
 
 
 # --- Error mapping -------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     SourceUnavailable,
+    network_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -351,11 +352,7 @@ def reset_time(value: str | None) -> datetime | None:
 
 
 def _network_reason(error: MastodonNetworkError) -> str:
-    if isinstance(error.__context__, requests.Timeout):
-        return "timed out"
-    if isinstance(error.__context__, requests.ConnectionError):
-        return "connection failed"
-    return type(error.__context__ or error).__name__
+    return "timed out" if isinstance(error.__context__, requests.Timeout) else network_reason(error)
 
 
 def _server_says(response: requests.Response | None) -> str:

@@ -26,6 +26,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     SourceWarning,
+    network_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -406,7 +407,7 @@ class XClient:
             seconds = self.settings.timeout_seconds
             raise SourceUnavailable(f"X ({what}) timed out after {seconds:g}s") from None
         except requests.RequestException as error:
-            reason = type(error).__name__
+            reason = network_reason(error)
             raise SourceUnavailable(f"X ({what}) could not be reached: {reason}") from None
         if not isinstance(payload, dict):
             raise PermanentError(f"X ({what}) answered with something other than a JSON object")

@@ -752,7 +752,9 @@ def test_a_refused_connection_is_source_unavailable() -> None:
         handle=HANDLE, app_password_credential=CREDENTIAL, base_url=f"http://127.0.0.1:{port}"
     )
     error = fetch_error(BlueskyConnector("bluesky-test", config, secrets=lambda _: PASSWORD))
-    assert isinstance(error, SourceUnavailable) and "could not be reached" in str(error)
+    assert isinstance(error, SourceUnavailable) and str(error).endswith(
+        "could not be reached: connection refused"
+    )
 
 
 def test_no_token_or_password_is_ever_logged(

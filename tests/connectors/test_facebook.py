@@ -33,7 +33,6 @@ from connectors.facebook import (
 from connectors.graph import (
     Advice,
     UnknownObject,
-    describe,
     graph_error,
     next_page_params,
     parse_graph_time,
@@ -562,12 +561,6 @@ def test_graph_error_codes_map_to_typed_errors(
         body, status=status, headers={}, advice=ADVICE, host="graph.facebook.com", now=NOW
     )
     assert type(error) is expected
-
-
-def test_describe_drops_query_strings_and_the_token() -> None:
-    error = OSError(f"failed: https://graph.facebook.com/v25.0/1/feed?access_token={TOKEN} x")
-    assert describe(error) == "failed: https://graph.facebook.com/v25.0/1/feed x"
-    assert describe(OSError(f"token {TOKEN}"), TOKEN) == "token ***"
 
 
 # --- probe and config ---------------------------------------------------------------------

@@ -526,7 +526,9 @@ def test_a_refused_connection_is_source_unavailable() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     error = fetch_error(f"http://127.0.0.1:{port}")
-    assert isinstance(error, SourceUnavailable) and "connection failed" in str(error)
+    assert isinstance(error, SourceUnavailable) and str(error).endswith(
+        "could not be reached: connection refused"
+    )
 
 
 def test_a_slow_instance_times_out_as_source_unavailable(server: LocalServer) -> None:

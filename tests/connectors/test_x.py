@@ -539,7 +539,9 @@ def test_a_refused_connection_is_source_unavailable() -> None:
         pass  # stopped: its port now refuses connections
     with redirect_hosts(gone, "api.twitter.com"):
         error = fetch_error()
-    assert type(error) is SourceUnavailable and "could not be reached" in str(error)
+    assert type(error) is SourceUnavailable and str(error).endswith(
+        "could not be reached: connection refused"
+    )
 
 
 def test_a_slow_answer_times_out_as_source_unavailable(server: LocalServer) -> None:

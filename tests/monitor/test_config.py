@@ -23,7 +23,16 @@ def test_the_example_config_is_valid_and_documents_a_trust_ready_school() -> Non
     assert [s.id for _, s in config.sources()] == [
         "st-marys-google-alert",
         "st-marys-blog-comments",
+        "st-marys-facebook",
+        "st-marys-instagram",
+        "st-marys-x",
+        "st-marys-youtube",
+        "st-marys-bluesky",
+        "st-marys-mastodon",
+        "st-marys-wikipedia",
     ]
+    _, blog = config.source("st-marys-blog-comments")
+    assert set(blog.routing) == {"criticism"}  # the override stays with the source it follows
 
 
 def test_the_demo_config_points_at_bundled_feeds_and_the_state_dir(tmp_path: Path) -> None:
