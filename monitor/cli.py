@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from connectors import default_registry
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, SourceUnavailable
 from monitor import status as status_report
 from monitor import windows
 from monitor.calendar import calendar_for, describe_due, due_at, parse_received
@@ -30,6 +30,10 @@ log = logging.getLogger("orm_monitor")
 
 DEFAULT_CONFIG = Path("/etc/orm-monitor/config.toml")
 EXIT_CONFIG = 2
+UNREACHABLE_FIX = (
+    "check that this server reaches the address (DNS, firewall, web proxy) and try again;"
+    " the daemon retries it with backoff"
+)
 EXIT_FAILED = 1
 
 
@@ -361,6 +365,9 @@ def probe_sources(config: OrmConfig, secrets: Callable[[str], str] = read_secret
     for _, source in config.sources():
         try:
             line = f"ok    {source.id}: {pipeline.connector(source.id).probe()}"
+        except SourceUnavailable as error:
+            failures += 1  # the daemon retries; someone running a probe wants to know what to do
+            line = f"FAIL  {source.id}: {error} (fix: {UNREACHABLE_FIX})"
         except ConnectorError as error:
             failures += 1
             line = f"FAIL  {source.id}: {error.one_line()}"

@@ -266,3 +266,29 @@ def test_due_uses_the_schools_own_closures(
     assert "→ due Tue 22 Dec 2026 18:00 GMT" in capsys.readouterr().out
     assert main(["due", "yesterday", "--nation", "england"]) == 1
     assert "yesterday" in capsys.readouterr().err
+
+
+def test_probe_names_an_unreachable_source_and_what_to_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the socket closes
+    source = {
+        "id": "mastodon",
+        "type": "mastodon",
+        "lead": "jsmith",
+        "api_base_url": f"http://127.0.0.1:{port}",
+        "account_id": "109000000000000001",
+        "access_token_credential": "MASTODON_TOKEN",
+    }
+    path = tmp_path / "config.toml"
+    path.write_text(tomli_w.dumps(raw_config(database_url="sqlite://", sources=[source])))
+    monkeypatch.setenv("MASTODON_TOKEN", "a-token")
+    assert main(["--config", str(path), "check-config", "--probe"]) == 1
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("FAIL  mastodon: 127.0.0.1 (verify_credentials) could not be reached:")
+    assert "connection refused (fix: check that this server reaches the address" in line
+    assert "a-token" not in line
