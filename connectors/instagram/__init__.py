@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import (
-    Author,
     Connector,
     ConnectorError,
     FetchResult,
     Item,
-    ItemKind,
     JSONValue,
     PermanentError,
     SourceWarning,
@@ -32,12 +29,8 @@ from connectors.graph import (
     GraphClient,
     JSONObject,
     UnknownObject,
-    clean_text,
     collect_until,
     deleted_post,
-    https_url,
-    newest_since,
-    parse_graph_time,
     read_token,
     remembered,
     seen_or_old,
@@ -45,10 +38,42 @@ from connectors.graph import (
     utcnow,
     with_ids,
 )
+from connectors.instagram.cursor import watch_list
+from connectors.instagram.parse import School, parse_comment, parse_media, parse_reply, parse_tag
+from connectors.instagram.token import (
+    DOC,
+    REFRESH_RETRY,
+    WARN_WITHIN,
+    Token,
+    expiry_warnings,
+    fingerprint,
+)
+
+__all__ = [
+    "COMMENT_FIELDS",
+    "DOC",
+    "FACEBOOK_LOGIN_PERMISSIONS",
+    "INSTAGRAM_LOGIN_PERMISSIONS",
+    "MEDIA_FIELDS",
+    "REFRESH_RETRY",
+    "REPLY_FIELDS",
+    "TAG_FIELDS",
+    "WARN_WITHIN",
+    "InstagramConnector",
+    "School",
+    "Token",
+    "advice_for",
+    "expiry_warnings",
+    "fingerprint",
+    "parse_comment",
+    "parse_media",
+    "parse_reply",
+    "parse_tag",
+    "watch_list",
+]
 
 log = logging.getLogger(__name__)
 
-DOC = "docs/connectors/instagram.md"
 FACEBOOK_LOGIN_PERMISSIONS = (
     "instagram_basic",
     "instagram_manage_comments",
@@ -61,8 +86,6 @@ COMMENT_FIELDS = f"id,text,timestamp,username,from,replies{{{REPLY_FIELDS}}}"
 TAG_FIELDS = "id,caption,timestamp,permalink,username"
 PAGE_SIZE = 50
 MEDIA_PAGES, COMMENT_PAGES, REPLY_PAGES, TAG_PAGES = 3, 4, 2, 2
-REFRESH_RETRY = timedelta(hours=6)
-WARN_WITHIN = timedelta(days=7)
 
 
 class InstagramConnector(Connector):
@@ -301,174 +324,3 @@ def _as_config(config: BaseModel) -> InstagramConnector.Config:
     if isinstance(config, InstagramConnector.Config):
         return config
     return InstagramConnector.Config.model_validate(config.model_dump())
-
-
-# --- The token kept in the source's state --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Token:
-    """The current access token, when it expires, and the credential it descends from."""
-
-    value: str
-    expires_at: datetime | None
-    credential: str
-    retry_refresh_at: datetime | None = None
-
-    @classmethod
-    def seeded(cls, credential: str) -> Token:
-        """The credential itself, its expiry not yet known."""
-        return cls(credential, None, fingerprint(credential))
-
-    @classmethod
-    def from_state(cls, raw: JSONValue) -> Token | None:
-        """The token saved by the previous poll; None when absent or unreadable."""
-        if not isinstance(raw, dict) or not isinstance(raw.get("value"), str):
-            return None
-        return cls(
-            raw["value"],
-            parse_graph_time(raw.get("expires_at")),
-            str(raw.get("credential") or ""),
-            parse_graph_time(raw.get("retry_refresh_at")),
-        )
-
-    def as_state(self) -> JSONObject:
-        """The token as JSON for the source's state (kept in the database)."""
-        retry = self.retry_refresh_at
-        return {
-            "value": self.value,
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "credential": self.credential,
-            "retry_refresh_at": retry.isoformat() if retry else None,
-        }
-
-    def matches(self, credential: str) -> bool:
-        """Whether this token descends from `credential` (a new credential replaces it)."""
-        return self.credential == fingerprint(credential)
-
-    def refresh_due(self, now: datetime, within: timedelta) -> bool:
-        """Unknown expiry or fewer than `within` left, and no failed attempt in the last hours."""
-        if self.retry_refresh_at is not None and now < self.retry_refresh_at:
-            return False
-        return self.expires_at is None or self.expires_at - now < within
-
-    @property
-    def expiry_day(self) -> str:
-        """The expiry date (ISO), or "unknown"."""
-        return self.expires_at.date().isoformat() if self.expires_at else "unknown"
-
-
-def fingerprint(credential: str) -> str:
-    """A short hash of a credential: tells a replaced credential without storing it twice."""
-    return hashlib.sha256(credential.encode("utf-8")).hexdigest()[:16]
-
-
-def expiry_warnings(token: Token, now: datetime, reason: str) -> tuple[SourceWarning, ...]:
-    """A warning for the IT lead when the token expires within 7 days and cannot be refreshed."""
-    if token.expires_at is None or token.expires_at - now >= WARN_WITHIN:
-        return ()
-    return (
-        SourceWarning(
-            key=f"token-expiry:{token.expiry_day}",
-            message=(
-                f"the Instagram access token expires on {token.expiry_day} and could not be "
-                f"refreshed ({reason}); polling stops when it expires"
-            ),
-            fix=f"make a new long-lived token as {DOC} describes and store it as the credential",
-        ),
-    )
-
-
-# --- Cursor --------------------------------------------------------------------------------
-
-
-def watch_list(
-    known: Mapping[str, JSONObject], media: Iterable[JSONObject], cutoff: datetime, limit: int
-) -> dict[str, JSONObject]:
-    """Media whose comments are read this poll: posted since `cutoff`, newest first."""
-    watched = dict(known)
-    for entry in media:
-        watched[str(entry["id"])] = {
-            "created": entry.get("timestamp"),
-            "permalink": entry.get("permalink"),
-            "comments_count": entry.get("comments_count"),
-        }
-    return newest_since(watched, cutoff, limit)
-
-
-# --- Parsing: pure functions from Graph payloads to items ----------------------------------
-
-School = tuple[str, str]
-"""The school's account as (ig_user_id, username)."""
-
-
-def parse_media(media: JSONObject, ig_user_id: str, username: str) -> Item:
-    """One of the account's own media: by the school, the thread its comments belong to."""
-    media_id = str(media["id"])
-    return Item(
-        external_id=media_id,
-        kind=ItemKind.POST,
-        text=clean_text(media.get("caption")),
-        created_at=parse_graph_time(media.get("timestamp")),
-        url=https_url(media.get("permalink")),
-        author=Author(id=ig_user_id, handle=media.get("username") or username),
-        by_school=True,
-        account="media",
-        thread_id=media_id,
-        raw=media,
-    )
-
-
-def parse_comment(comment: JSONObject, media_id: str, url: Any, school: School) -> Item:
-    """A comment on the account's media (its replies are separate items)."""
-    raw = {key: value for key, value in comment.items() if key != "replies"}
-    return _comment_item(raw, ItemKind.COMMENT, media_id, media_id, url, school)
-
-
-def parse_reply(
-    reply: JSONObject, comment: JSONObject, media_id: str, url: Any, school: School
-) -> Item:
-    """A reply to a comment; the school's own replies are by_school."""
-    parent = str(reply.get("parent_id") or comment["id"])
-    return _comment_item(reply, ItemKind.REPLY, parent, media_id, url, school)
-
-
-def parse_tag(media: JSONObject) -> Item:
-    """Someone else's media that tags the school: a mention of it, in its own thread."""
-    media_id, username = str(media["id"]), media.get("username") or None
-    return Item(
-        external_id=media_id,
-        kind=ItemKind.MENTION,
-        text=clean_text(media.get("caption")),
-        created_at=parse_graph_time(media.get("timestamp")),
-        url=https_url(media.get("permalink")),
-        author=Author(handle=username),
-        account="tags",
-        thread_id=media_id,
-        raw=media,
-    )
-
-
-def _comment_item(
-    payload: JSONObject, kind: ItemKind, parent_id: str, media_id: str, url: Any, school: School
-) -> Item:
-    given = payload.get("from")
-    sender: JSONObject = given if isinstance(given, dict) else {}
-    username = payload.get("username") or sender.get("username") or None
-    author_id = str(sender["id"]) if sender.get("id") else None
-    by_school = author_id == school[0] or (
-        username is not None and str(username).casefold() == school[1].casefold()
-    )
-    return Item(
-        external_id=str(payload["id"]),
-        kind=kind,
-        text=clean_text(payload.get("text")),
-        created_at=parse_graph_time(payload.get("timestamp")),
-        url=https_url(url),
-        author=Author(id=author_id, handle=username),
-        by_school=by_school,
-        account="comments",
-        parent_id=parent_id,
-        thread_id=media_id,
-        raw=payload,
-    )

@@ -1,0 +1,148 @@
+"""Parsing Mastodon payloads: pure functions from documented Status entities to items."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup
+
+from connectors.base import Author, Item, ItemKind, PermanentError
+from connectors.mastodon.config import MastodonSettings
+
+BLOCK_TAGS = ("p", "blockquote", "pre", "li", "h1", "h2", "h3", "h4", "h5", "h6")
+MENTIONS, HASHTAGS, OWN = "mentions", "hashtag", "own"
+
+
+@dataclass(frozen=True)
+class SchoolAccount:
+    """Who the school is on its instance: its account id, and its handle as a fallback."""
+
+    account_id: str
+    acct: str | None = None
+    instance: str = ""
+
+    @classmethod
+    def of(cls, settings: MastodonSettings) -> SchoolAccount:
+        """The school's account from a source's settings."""
+        host = urlsplit(settings.api_base_url).hostname or ""
+        return cls(settings.account_id, settings.acct, host)
+
+    def wrote(self, account: Mapping[str, Any]) -> bool:
+        """Whether an Account entity is the school's (same id, or the same handle)."""
+        if _id(account.get("id")) == self.account_id:
+            return True
+        acct = _text(account.get("acct"))
+        return bool(self.acct and acct) and self._full(acct) == self._full(self.acct or "")
+
+    def _full(self, acct: str) -> str:
+        acct = acct.removeprefix("@").casefold()
+        return acct if "@" in acct else f"{acct}@{self.instance.casefold()}"
+
+
+def parse_notification(notification: Mapping[str, Any], *, school: SchoolAccount) -> Item | None:
+    """The status of a mention notification; None for other types or a status since deleted."""
+    status = notification.get("status")
+    if notification.get("type") != "mention" or not isinstance(status, Mapping):
+        return None
+    return parse_status(status, school=school, account=MENTIONS, raw=notification)
+
+
+def parse_own_status(status: Mapping[str, Any], *, school: SchoolAccount) -> Item | None:
+    """One of the school's own statuses, kept only when it replies to someone else."""
+    if not _id(status.get("in_reply_to_id")) or status.get("reblog"):
+        return None
+    if _id(status.get("in_reply_to_account_id")) == school.account_id:
+        return None  # the school continuing its own thread answers nobody
+    return parse_status(status, school=school, account=OWN)
+
+
+def parse_status(
+    status: Mapping[str, Any], *, school: SchoolAccount, account: str, raw: Any = None
+) -> Item:
+    """A Status entity as an item: a mention, a reply to the school, or the school's own reply."""
+    status_id = _id(status.get("id"))
+    if not status_id:
+        raise PermanentError("Mastodon sent a status without an id", fix="report this payload")
+    author = _mapping(status.get("account"))
+    by_school = school.wrote(author)
+    parent = _id(status.get("in_reply_to_id"))
+    to_school = _id(status.get("in_reply_to_account_id")) == school.account_id
+    if by_school and to_school:
+        parent = None  # a thread of the school's own posts is not a reply to anyone
+    return Item(
+        external_id=status_id,
+        kind=_kind(by_school=by_school, parent=parent, to_school=to_school),
+        text=status_text(status),
+        created_at=parse_time(status.get("created_at")),
+        url=_text(status.get("url")) or _text(status.get("uri")) or None,
+        author=Author(
+            id=_id(author.get("id")),
+            handle=_text(author.get("acct")) or None,
+            display_name=_text(author.get("display_name")) or _text(author.get("username")) or None,
+        ),
+        by_school=by_school,
+        account=account,
+        parent_id=parent,
+        thread_id=parent or status_id,
+        raw=dict(status) if raw is None else raw,
+    )
+
+
+def _kind(*, by_school: bool, parent: str | None, to_school: bool) -> ItemKind:
+    if by_school:
+        return ItemKind.REPLY if parent else ItemKind.POST
+    return ItemKind.REPLY if parent and to_school else ItemKind.MENTION
+
+
+def status_text(status: Mapping[str, Any]) -> str:
+    """The status's text, after its content warning (`spoiler_text`) as a "CW:" line."""
+    body = html_to_text(_text(status.get("content")))
+    warning = " ".join(_text(status.get("spoiler_text")).split())
+    return f"CW: {warning}\n\n{body}".strip() if warning else body
+
+
+def html_to_text(html: str) -> str:
+    """Mastodon's status HTML as plain text: paragraphs and line breaks kept, links in full.
+
+    Mastodon shortens a link's text with `invisible` spans (the scheme, the tail) around an
+    `ellipsis` span; joining the three without spaces gives the full address back.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(("script", "style")):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for block in soup.find_all(BLOCK_TAGS):
+        block.insert_after("\n\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp as an aware UTC datetime; None when missing or unparseable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
