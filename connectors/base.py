@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
@@ -226,11 +227,16 @@ class Registry:
 
     def __init__(self) -> None:
         self._connectors: dict[str, ConnectorFactory] = {}
+        self._lazy: dict[str, str] = {}
         self.broken: dict[str, str] = {}
 
     def register(self, connector: ConnectorFactory) -> None:
         """Add one connector class under its `name`."""
         self._connectors[connector.name] = connector
+
+    def register_lazy(self, name: str, target: str) -> None:
+        """Add a connector by `module:Class`, imported the first time a source needs it."""
+        self._lazy[name] = target
 
     def load_entry_points(self) -> None:
         """Import third-party connectors; one that fails disables only itself."""
@@ -249,6 +255,8 @@ class Registry:
 
     def get(self, name: str) -> ConnectorFactory:
         """The connector class for a source `type`; KeyError names the ones available."""
+        if name not in self._connectors and name in self._lazy and name not in self.broken:
+            self._import(name, self._lazy[name])
         try:
             return self._connectors[name]
         except KeyError:
@@ -256,9 +264,19 @@ class Registry:
                 raise KeyError(
                     f"connector {name!r} failed to import: {self.broken[name]}"
                 ) from None
-            known = ", ".join(sorted(self._connectors)) or "none"
+            known = ", ".join(self.names()) or "none"
             raise KeyError(f"unknown source type {name!r} (available: {known})") from None
 
     def names(self) -> list[str]:
         """Every registered source type."""
-        return sorted(self._connectors)
+        return sorted(set(self._connectors) | set(self._lazy))
+
+    def _import(self, name: str, target: str) -> None:
+        module_name, _, class_name = target.partition(":")
+        try:
+            connector = getattr(import_module(module_name), class_name)
+        except Exception as exc:  # a broken client library disables only its own sources
+            self.broken[name] = f"{type(exc).__name__}: {exc}"
+            log.error("connector %s disabled: it failed to import (%s)", name, exc)
+            return
+        self.register(connector)
