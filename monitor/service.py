@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -40,6 +41,8 @@ MISFIRE_GRACE_SECONDS = 300
 TICK_SECONDS = 10
 HOUSEKEEPING_MINUTES = 5
 REPLY_CLOCK_SECONDS = 60
+STOP_WAIT_SECONDS = 100
+"""How long stopping waits for a running job (systemd's TimeoutStopSec is 120)."""
 
 
 def database_url(config: OrmConfig, secrets: Callable[[str], str] = read_secret) -> str:
@@ -65,6 +68,35 @@ def guarded(job: Callable[..., None], name: str) -> Callable[..., None]:
             log.exception("%s: unexpected error; the service keeps running", name)
 
     return run
+
+
+class InFlight:
+    """Counts running jobs, so that stopping can wait for them without the scheduler's locks.
+
+    APScheduler's `shutdown(wait=True)` holds its job-store lock while it waits, and a job that
+    reschedules itself needs that lock: waiting here first avoids that deadlock.
+    """
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def job(self) -> Iterator[None]:
+        """Count the job for as long as it runs."""
+        with self._changed:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no job runs; False if one still does after `timeout` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
 
 
 class ChannelCache:
@@ -123,6 +155,7 @@ class Service:
         self.web: WebServer | None = None
         self.notifier = notifier or Notifier()
         self.stopping = threading.Event()
+        self.in_flight = InFlight()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(4)},
@@ -136,6 +169,8 @@ class Service:
     def prepare(self) -> None:
         """Migrate, record the config's schools and sources, settle sends a crash interrupted."""
         self.db.upgrade()
+        for school in self.config.schools:
+            self.pipeline.classifier(school)  # load the model now: errors show at start, once
         with self.db.session() as session:
             sync_config(session, self.config)
             for _, source in self.config.sources():
@@ -149,7 +184,7 @@ class Service:
         enabled = [s for _, s in self.config.sources() if s.enabled]
         for index, source in enumerate(enabled):
             self.scheduler.add_job(
-                guarded(self.poll_job, f"poll {source.id}"),
+                self._counted(self.poll_job, f"poll {source.id}"),
                 "interval",
                 args=[source.id],
                 id=f"poll:{source.id}",
@@ -158,34 +193,34 @@ class Service:
                 next_run_time=now + timedelta(seconds=2 * index),
             )
         self.scheduler.add_job(
-            guarded(self.dispatch_job, "dispatcher"),
+            self._counted(self.dispatch_job, "dispatcher"),
             "interval",
             id="dispatch",
             seconds=self.config.alerts.interval_seconds,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            guarded(self.housekeeping_job, "housekeeping"),
+            self._counted(self.housekeeping_job, "housekeeping"),
             "interval",
             id="housekeeping",
             minutes=HOUSEKEEPING_MINUTES,
         )
         self.scheduler.add_job(
-            guarded(self.tick_job, "watchdog tick"),
+            self._counted(self.tick_job, "watchdog tick"),
             "interval",
             id="tick",
             seconds=TICK_SECONDS,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            guarded(self.reply_clock_job, "reply clock"),
+            self._counted(self.reply_clock_job, "reply clock"),
             "interval",
             id="reply-clock",
             seconds=REPLY_CLOCK_SECONDS,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            guarded(self.spike_job, "spike check"),
+            self._counted(self.spike_job, "spike check"),
             "interval",
             id="spikes",
             hours=1,
@@ -249,7 +284,19 @@ class Service:
         self._reschedule(source_id)
         self._wake_dispatcher()
 
+    def _counted(self, job: Callable[..., None], name: str) -> Callable[..., None]:
+        """A guarded job that `stop` waits for."""
+        run = guarded(job, name)
+
+        def counted(*args: object) -> None:
+            with self.in_flight.job():
+                run(*args)
+
+        return counted
+
     def _reschedule(self, source_id: str) -> None:
+        if self.stopping.is_set():
+            return  # the scheduler is going away; the next start plans from the database
         with self.db.session() as session:
             state = health.state_of(session, source_id)
             auth_failed, next_poll_at = state.auth_failed, state.next_poll_at
@@ -319,7 +366,10 @@ class Service:
         self.stopping.set()
         self.notifier.send(STOPPING="1")
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.pause()
+            if not self.in_flight.wait_idle(STOP_WAIT_SECONDS):
+                log.warning("a job is still running after %d s; stopping anyway", STOP_WAIT_SECONDS)
+            self.scheduler.shutdown(wait=False)
         if self.web is not None:
             self.web.stop()
         self.pipeline.close()

@@ -64,12 +64,13 @@ def test_the_demo_daemon_is_ready_feeds_the_watchdog_alerts_and_stops_cleanly(
 ) -> None:
     state = tmp_path / "var"
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
-    with notify_socket(tmp_path) as sock:
+    log_path = tmp_path / "daemon.log"  # a file, not a pipe: a full pipe would block the daemon
+    with notify_socket(tmp_path) as sock, log_path.open("w") as log_file:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--demo", "--state-dir", str(state), "run"],
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         try:
@@ -82,7 +83,7 @@ def test_the_demo_daemon_is_ready_feeds_the_watchdog_alerts_and_stops_cleanly(
         finally:
             if daemon.poll() is None:
                 daemon.kill()
-    log = daemon.stderr.read() if daemon.stderr else ""
+    log = log_path.read_text()
     assert "finishing the job in flight" in log and "orm-monitor stopped" in log
     subjects = [
         str(message_from_bytes(p.read_bytes(), policy=policy.default)["Subject"]).strip()
@@ -157,3 +158,30 @@ def test_a_database_outage_in_a_job_is_one_clear_line_and_the_job_survives(
     assert errors[0].getMessage().startswith("watchdog tick: database unavailable (")
     assert "Check that the database server is up" in errors[0].getMessage()
     service.db.dispose()
+
+
+def test_stopping_while_a_job_reschedules_itself_does_not_deadlock(tmp_path: Path) -> None:
+    import threading
+
+    from tests.support.config import build, raw_config
+
+    raw = raw_config(database_url=f"sqlite:///{tmp_path / 'orm.db'}")
+    raw["service"]["state_dir"] = str(tmp_path)
+    service = Service(build(raw))
+    service.prepare()
+    running, release = threading.Event(), threading.Event()
+
+    def slow_poll() -> None:  # a poll that finishes while the service is stopping
+        running.set()
+        release.wait(10)
+        service.scheduler.modify_job("slow", next_run_time=None)
+
+    service.scheduler.start()
+    service.scheduler.add_job(service._counted(slow_poll, "slow"), "date", id="slow")
+    assert running.wait(10)
+    stopper = threading.Thread(target=service.stop)
+    stopper.start()
+    time.sleep(0.3)  # stop() is now waiting for the job
+    release.set()
+    stopper.join(15)
+    assert not stopper.is_alive(), "stop() deadlocked with a job that touched the scheduler"
