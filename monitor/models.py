@@ -226,6 +226,22 @@ class ConnectorState(Base):
     auth_failed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Correction(Base):
+    """What a person said the classifier got wrong about an item: a labelled example."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(20))
+    present: Mapped[bool | None] = mapped_column(Boolean)
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEntry(Base):
     """Who did what, when: windows closed, alerts sent, items dismissed."""
 

@@ -16,8 +16,9 @@ from alerts.base import Recipient
 from alerts.outbox import enqueue
 from connectors.base import Connector, ConnectorError, FetchResult, Item, Registry
 from monitor import floods, health, models, store, windows
-from monitor.classify import build_classifier
+from monitor.classify import build_classifier, model_layer
 from monitor.classify.base import Assessment, Classifier, Label, Watchlists
+from monitor.classify.transformer import current_heads_dir
 from monitor.config import OrmConfig, SchoolConfig, SourceConfig, connector_config
 from monitor.db import Database
 from monitor.models import utcnow
@@ -86,7 +87,14 @@ class Pipeline:
     def classifier(self, school: SchoolConfig) -> Classifier:
         """The school's classifier (its watch lists are its own)."""
         if school.id not in self._classifiers:
-            self._classifiers[school.id] = build_classifier(watchlists_for(school))
+            self._classifiers[school.id] = build_classifier(
+                watchlists_for(school),
+                model_layer(
+                    self.config.classifier,
+                    self.config.service.models_dir,
+                    current_heads_dir(self.config, school),
+                ),
+            )
         return self._classifiers[school.id]
 
     def poll(self, source_id: str) -> PollOutcome:

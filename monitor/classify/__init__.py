@@ -2,5 +2,13 @@
 
 from monitor.classify.cascade import Cascade, build_classifier
 from monitor.classify.rules import RulesLayer, hash_name
+from monitor.classify.transformer import TransformersLayer, model_layer
 
-__all__ = ["Cascade", "RulesLayer", "build_classifier", "hash_name"]
+__all__ = [
+    "Cascade",
+    "RulesLayer",
+    "TransformersLayer",
+    "build_classifier",
+    "hash_name",
+    "model_layer",
+]

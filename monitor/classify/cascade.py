@@ -102,6 +102,6 @@ def derive_sentiment(signals: Sequence[Signal]) -> tuple[Sentiment, float]:
     return Sentiment.NEUTRAL, NEUTRAL_SCORE
 
 
-def build_classifier(watchlists: Watchlists) -> Cascade:
-    """The default cascade for a school: the rules layer (a transformers layer joins later)."""
-    return Cascade([RulesLayer(watchlists)])
+def build_classifier(watchlists: Watchlists, model: Layer | None = None) -> Cascade:
+    """A school's cascade: its rules layer, then the shared model layer if there is one."""
+    return Cascade([RulesLayer(watchlists)] if model is None else [RulesLayer(watchlists), model])

@@ -1,0 +1,153 @@
+"""The transformers layer: a sentence encoder with sentiment, offensive-language and hate heads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from monitor.classify.base import Label, Sentiment, Signal
+from monitor.classify.encoder import Encoder, ModelMissing
+from monitor.classify.heads import (
+    LEXICAL_FEATURES,
+    SHIPPED_DIR,
+    Heads,
+    Lexical,
+    Matrix,
+    features,
+    load_heads,
+)
+
+if TYPE_CHECKING:
+    from monitor.config import ClassifierConfig, OrmConfig, SchoolConfig
+
+log = logging.getLogger(__name__)
+
+LAYER = "transformers"
+RENAMED = {"offensive": Label.INSULT}
+"""Heads named after their corpus rather than the label they raise."""
+
+
+def head_label(name: str) -> Label | None:
+    """The label a two-class head raises (offensive language is reported as `insult`)."""
+    if name in RENAMED:
+        return RENAMED[name]
+    try:
+        return Label(name)
+    except ValueError:
+        return None
+
+
+class TransformersLayer:
+    """Encodes each batch once; raises labels from the heads and gives the sentiment."""
+
+    name = LAYER
+
+    def __init__(
+        self, encoder: Encoder, heads: Heads, thresholds: Mapping[Label, float] | None = None
+    ) -> None:
+        self.encoder, self.heads = encoder, heads
+        _check_fit(encoder, heads)
+        self.version = f"{encoder.version}+{heads.version}"
+        self.label_heads = {
+            name: label
+            for name, head in heads.heads.items()
+            if head.enabled and (label := head_label(name)) is not None
+        }
+        self.thresholds = {
+            label: (thresholds or {}).get(label, heads.heads[name].threshold)
+            for name, label in self.label_heads.items()
+        }
+        self._lexical = Lexical()
+        self._last: tuple[tuple[str, ...], Matrix] | None = None
+        self._lock = threading.Lock()
+
+    def assess(self, texts: Sequence[str]) -> list[tuple[Signal, ...]]:
+        """Signals for each text: a label wherever its head reaches the label's threshold."""
+        x = self._features(texts)
+        found: list[list[Signal]] = [[] for _ in texts]
+        for head_name, label in self.label_heads.items():
+            scores = self.heads.heads[head_name].probabilities(x)[:, 1]
+            for i, score in enumerate(scores):
+                if score >= self.thresholds[label]:
+                    found[i].append(
+                        Signal(label, round(float(score), 4), LAYER, f"{head_name}-head")
+                    )
+        return [tuple(signals) for signals in found]
+
+    def sentiments(self, texts: Sequence[str]) -> list[tuple[Sentiment, float] | None]:
+        """The sentiment head's class and probability for each text."""
+        predicted = self.heads.heads["sentiment"].predict(self._features(texts))
+        return [(Sentiment(name), round(score, 4)) for name, score in predicted]
+
+    def _features(self, texts: Sequence[str]) -> Matrix:
+        key = tuple(texts)
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]  # the cascade asks for labels, then sentiment, of one batch
+            x = features(self.encoder.embed(key), self._lexical.features(key))
+            self._last = (key, x)
+            return x
+
+
+def _check_fit(encoder: Encoder, heads: Heads) -> None:
+    """Heads read vectors of one encoder's size; another model needs heads trained for it."""
+    width = encoder.dimensions + LEXICAL_FEATURES
+    for head in heads.heads.values():
+        if head.weights.shape[1] != width:
+            raise ModelMissing(
+                f"the classifier heads ({heads.version}) were trained on"
+                f" {heads.manifest.get('encoder', 'another model')}, not {encoder.version}:"
+                " train heads for this model with `python -m monitor.classify.train --data DIR"
+                " --model MODEL --out HEADS_DIR` and set classifier.heads to HEADS_DIR"
+            )
+
+
+_encoders: dict[tuple[str | None, str], Encoder] = {}
+_loading = threading.Lock()
+
+
+def shared_layer(
+    model: str | None,
+    profile: str,
+    heads_dir: Path | None = None,
+    thresholds: Mapping[Label, float] | None = None,
+    cache_dir: Path | None = None,
+) -> TransformersLayer:
+    """A layer over this process's one encoder for (model, profile): it is loaded once."""
+    with _loading:
+        if (model, profile) not in _encoders:
+            _encoders[(model, profile)] = Encoder(model, profile, cache_dir=cache_dir)
+        encoder = _encoders[(model, profile)]
+    return TransformersLayer(encoder, load_heads(heads_dir or SHIPPED_DIR / profile), thresholds)
+
+
+def model_layer(
+    config: ClassifierConfig, cache_dir: Path | None = None, heads_dir: Path | None = None
+) -> TransformersLayer | None:
+    """The configured model layer, or None for the rules-only profile.
+
+    `cache_dir` is where `orm-monitor models pull` keeps hub models (the state dir's `models`);
+    `heads_dir` overrides the configured heads (a school's own, once trained).
+    """
+    if config.profile == "rules":
+        return None
+    heads = heads_dir or (Path(config.heads).expanduser() if config.heads else None)
+    return shared_layer(config.model, config.profile, heads, config.thresholds, cache_dir)
+
+
+def school_heads_dir(config: OrmConfig, school: SchoolConfig) -> Path:
+    """Where a school's own trained heads live (under the service's models directory)."""
+    return config.service.models_dir / "heads" / school.id
+
+
+def current_heads_dir(config: OrmConfig, school: SchoolConfig) -> Path:
+    """The heads the school's classifier uses: its own, else the configured, else shipped."""
+    own = school_heads_dir(config, school)
+    if (own / "manifest.json").is_file():
+        return own
+    if config.classifier.heads:
+        return Path(config.classifier.heads).expanduser()
+    return SHIPPED_DIR / config.classifier.profile
