@@ -182,6 +182,14 @@ def cmd_train(
     if not examples:
         say(f"no corrections recorded for {school.id} yet: see `orm-monitor classifier correct`")
         return 1
+    needed = (args.seeds, *(args.data / f for t in TASKS for f in (t.train, t.validation)))
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        say(
+            f"cannot train: {', '.join(missing)} not found (--data is the directory of the public"
+            " CSVs, --seeds the seed posts, training/seeds.csv in the source tree)"
+        )
+        return 2
     report = retrain(config, school, examples, args.data, args.seeds)
     say(f"{len(examples)} correction(s); {report.held_out} held out to compare:")
     say(f"  held-out agreement: before {report.held_before:.2f}, after {report.held_after:.2f}")

@@ -214,3 +214,30 @@ def test_seed_rows_name_known_labels() -> None:
     seeds: list[Seed] = read_seeds()
     assert len(seeds) > 500
     assert {label for seed in seeds for label in seed.labels} == set(Label)
+
+
+def test_training_names_the_files_it_cannot_find(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = school_config(tmp_path, tmp_path / "unused")
+    [item] = add_items(tmp_path, config, ["hello"])
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "classifier",
+                "correct",
+                str(item),
+                "--missed",
+                "query",
+                "--by",
+                "Jo",
+            ]
+        )
+        == 0
+    )
+    argv = ["--config", str(config), "classifier", "train", "--school", "st-marys"]
+    assert main([*argv, "--data", str(tmp_path / "nowhere")]) == 2
+    out = capsys.readouterr().out
+    assert f"cannot train: {tmp_path / 'nowhere' / 'sentiment_train.csv'}" in out
