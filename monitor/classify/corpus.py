@@ -61,13 +61,20 @@ class Corpus:
 
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
 
-    def add(self, texts: Iterable[str], labels: Iterable[str], times: int = 1) -> None:
+    def __post_init__(self) -> None:
+        self.weights += [1.0] * (len(self.texts) - len(self.weights))
+
+    def add(
+        self, texts: Iterable[str], labels: Iterable[str], times: int = 1, weight: float = 1.0
+    ) -> None:
         """Append examples, each `times` over (a school's corrections weigh more)."""
         pairs = list(zip(texts, labels, strict=True))
         for _ in range(times):
             self.texts += [text for text, _ in pairs]
             self.labels += [label for _, label in pairs]
+            self.weights += [weight] * len(pairs)
 
 
 def read_labelled(path: Path) -> tuple[list[str], list[str]]:
@@ -134,7 +141,9 @@ class FeatureCache:
 
     def features(self, texts: Sequence[str], what: str) -> Matrix:
         """Features for `texts`, reading or filling the cache."""
-        parts = [self.encoder.version, self.encoder.profile.name, *texts]
+        profile = self.encoder.profile  # everything that changes the vectors, not the batch size
+        shape = f"{profile.name}:{profile.max_length}:{profile.quantised}:{profile.layers}"
+        parts = [self.encoder.version, shape, *texts]
         key = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
         path = self.directory / f"{key}.npy"
         if path.is_file():

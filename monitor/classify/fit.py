@@ -26,25 +26,34 @@ def fit_head(
     labels: Sequence[str],
     *,
     for_recall: bool = False,
+    weights: Sequence[float] | None = None,
 ) -> tuple[Head, dict[str, float]]:
     """The head and its held-out (3-fold) scores; two-class heads get a tuned threshold."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     y = np.array([classes.index(label) for label in labels])
+    sample_weight = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
     threshold, held = 0.5, {}
     if len(classes) == 2:
         folds = min(3, int(np.bincount(y, minlength=2).min()))
         if folds >= 2:
-            probabilities = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
+            probabilities = cross_val_predict(
+                model,
+                x,
+                y,
+                cv=folds,
+                method="predict_proba",
+                params={"sample_weight": sample_weight},
+            )[:, 1]
             choose = recall_threshold if for_recall else f1_threshold
             threshold = choose(probabilities, y)
             held = binary_scores(probabilities >= threshold, y == 1)
-    model.fit(x, y)
-    weights = np.asarray(model.coef_, dtype=np.float32)
+    model.fit(x, y, sample_weight=sample_weight)
+    coefficients = np.asarray(model.coef_, dtype=np.float32)
     bias = np.asarray(model.intercept_, dtype=np.float32)
-    return Head(name, classes, weights, bias, threshold), held
+    return Head(name, classes, coefficients, bias, threshold), held
 
 
 def f1_threshold(probabilities: Array, y: Array) -> float:

@@ -42,6 +42,11 @@ from monitor.classify.heads import SHIPPED_DIR, Head, Heads
 
 log = logging.getLogger(__name__)
 
+EVERYDAY_NEGATIVES = 3000
+"""Inoffensive tweets added as negatives to the rare labels' heads, so general text stays quiet."""
+SCHOOL_NEGATIVE_WEIGHT = 5.0
+"""...and the seeds' harmless school posts weigh this much more, so that ordinary school
+questions do not look threatening next to the tweets."""
 MIN_F1 = 0.6
 """A head learnt from seeds and corrections raises labels only once its held-out F1 reaches this;
 below it, it would mostly send false alarms, and the rules layer covers the label alone. Rare,
@@ -65,8 +70,9 @@ def train(inputs: Inputs, encoder: Encoder, cache: Path) -> Heads:
     record: dict[str, dict[str, Any]] = {}
     for task in TASKS:
         heads[task.name], record[task.name] = _public_head(task, inputs, store)
+    everyday = _everyday_sample(inputs.data)
     for label in SEED_LABELS:
-        heads[label.value], record[label.value] = _seed_head(label, inputs, store)
+        heads[label.value], record[label.value] = _seed_head(label, inputs, store, everyday)
     return Heads(heads, _manifest(encoder, inputs, record))
 
 
@@ -90,17 +96,29 @@ def _public_head(task: Task, inputs: Inputs, store: FeatureCache) -> tuple[Head,
     }
 
 
-def _seed_head(label: Label, inputs: Inputs, store: FeatureCache) -> tuple[Head, dict[str, Any]]:
-    """A label's head from school-like posts only: seeds and the school's corrections.
-
-    Tweets as extra negatives made ordinary school questions look threatening by comparison.
-    """
+def _seed_head(
+    label: Label, inputs: Inputs, store: FeatureCache, everyday: list[str]
+) -> tuple[Head, dict[str, Any]]:
+    """A label's head from the seeds and the school's corrections (plus everyday text if rare)."""
     name = label.value
-    corpus = Corpus([s.text for s in inputs.seeds], seed_classes(inputs.seeds, name))
+    classes = seed_classes(inputs.seeds, name)
+    corpus = Corpus()
+    for seed, cls in zip(inputs.seeds, classes, strict=True):
+        harmless = label in RARE and cls != name
+        corpus.add([seed.text], [cls], weight=SCHOOL_NEGATIVE_WEIGHT if harmless else 1.0)
     school = _school_pairs(inputs.school, name)
     corpus.add([text for text, _ in school], [cls for _, cls in school], WEIGHT_SCHOOL)
+    if label in RARE:
+        corpus.add(everyday, [f"not_{name}"] * len(everyday))
     x = store.features(corpus.texts, f"{name} examples")
-    head, held = fit_head(name, (f"not_{name}", name), x, corpus.labels, for_recall=label in RARE)
+    head, held = fit_head(
+        name,
+        (f"not_{name}", name),
+        x,
+        corpus.labels,
+        for_recall=label in RARE,
+        weights=corpus.weights,
+    )
     head = replace(head, enabled=label in RARE or held.get("f1", 0.0) >= MIN_F1)
     log.info(
         "head %s: threshold %.2f, held-out %s, enabled %s", name, head.threshold, held, head.enabled
@@ -143,6 +161,13 @@ def _label(head: str) -> Label | None:
         return Label(head)
     except ValueError:
         return None
+
+
+def _everyday_sample(data: Path) -> list[str]:
+    texts, labels = read_labelled(data / "offensive_train.csv")
+    quiet = [text for text, label in zip(texts, labels, strict=True) if label == "not_offensive"]
+    picked = np.random.default_rng(7).choice(len(quiet), size=min(EVERYDAY_NEGATIVES, len(quiet)))
+    return [quiet[int(i)] for i in sorted(set(picked.tolist()))]
 
 
 def _file(path: Path, rows: int) -> dict[str, Any]:
