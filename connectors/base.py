@@ -10,17 +10,33 @@ import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "orm_monitor.connectors"
+
+Clock = Callable[[], datetime]
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (a connector's default clock)."""
+    return datetime.now(UTC)
+
+
+def settings_of(config_class: type[SettingsT], config: BaseModel) -> SettingsT:
+    """A source's settings as its connector's own Config (the pipeline passes that already)."""
+    if isinstance(config, config_class):
+        return config
+    return config_class.model_validate(config.model_dump())
+
 
 JSONValue = Any
 """A value that `json.dumps` accepts: raw payloads and cursors are kept in this form."""
@@ -201,10 +217,18 @@ class Connector(ABC):
 
         model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __init__(self, source_id: str, config: BaseModel, secrets: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        source_id: str,
+        config: BaseModel,
+        secrets: Callable[[str], str],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.source_id = source_id
         self.config = config
         self.secrets = secrets
+        self.clock = clock or utcnow
 
     @abstractmethod
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:

@@ -9,14 +9,22 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Author, Connector, FetchResult, Item, ItemKind, JSONValue
+from connectors.base import (
+    Author,
+    Clock,
+    Connector,
+    FetchResult,
+    Item,
+    ItemKind,
+    JSONValue,
+    settings_of,
+)
 from connectors.graph import (
     DEFAULT_VERSION,
     FACEBOOK_HOST,
     MAX_PAGE_SIZE,
     VERSION_PATTERN,
     Advice,
-    Clock,
     GraphClient,
     JSONObject,
     UnknownObject,
@@ -30,7 +38,6 @@ from connectors.graph import (
     remembered,
     seen_or_old,
     unique,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -71,9 +78,8 @@ class FacebookPageConnector(Connector):
         *,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
-        self.clock = clock or utcnow
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._client: GraphClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -165,12 +171,6 @@ class FacebookPageConnector(Connector):
         except UnknownObject:
             log.info("source %s: post %s is gone (deleted or hidden)", self.source_id, post_id)
             return None
-
-
-def _as_config(config: BaseModel) -> FacebookPageConnector.Config:
-    if isinstance(config, FacebookPageConnector.Config):
-        return config
-    return FacebookPageConnector.Config.model_validate(config.model_dump())
 
 
 # --- Cursor: recent posts and, per post, the newest comment seen ---------------------------

@@ -20,6 +20,7 @@ import requests
 
 from connectors.base import (
     AuthError,
+    Clock,
     ConnectorError,
     Item,
     ItemKind,
@@ -27,6 +28,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     network_reason,
+    utcnow,
 )
 
 FACEBOOK_HOST = "graph.facebook.com"
@@ -45,12 +47,6 @@ DEFAULT_BACKOFF = timedelta(minutes=15)
 PERMISSION_NAME = re.compile(r"\b((?:pages|instagram|business)_[a-z_]+)\b")
 
 JSONObject = dict[str, Any]
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from connectors.base import (
     AuthError,
     Author,
+    Clock,
     Connector,
     FetchResult,
     Item,
@@ -30,6 +31,7 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     SourceUnavailable,
+    settings_of,
 )
 
 log = logging.getLogger(__name__)
@@ -75,9 +77,16 @@ class RssConnector(Connector):
                 raise ValueError("a file:// URL needs a path")
             return url
 
-    def __init__(self, source_id: str, config: BaseModel, secrets: Callable[[str], str]) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
+    def __init__(
+        self,
+        source_id: str,
+        config: BaseModel,
+        secrets: Callable[[str], str],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._client: httpx.Client | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -143,12 +152,6 @@ class RssConnector(Connector):
                 headers={"User-Agent": self.settings.user_agent, "Accept": ACCEPT},
             )
         return self._client
-
-
-def _as_config(config: BaseModel) -> RssConnector.Config:
-    if isinstance(config, RssConnector.Config):
-        return config
-    return RssConnector.Config.model_validate(config.model_dump())
 
 
 # --- HTTP: conditional requests, caching state and error mapping ---------------------------

@@ -77,7 +77,9 @@ class Pipeline:
             _, source = self.config.source(source_id)
             factory = self.registry.get(source.type)
             settings = connector_config(source, factory.Config)
-            self._connectors[source_id] = factory(source_id, settings, self.secrets)
+            self._connectors[source_id] = factory(
+                source_id, settings, self.secrets, clock=self.clock
+            )
         return self._connectors[source_id]
 
     def default_minutes(self, source: SourceConfig) -> float:

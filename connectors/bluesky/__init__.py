@@ -8,7 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.base import Connector, FetchResult, Item, JSONValue, SourceWarning
+from connectors.base import (
+    Clock,
+    Connector,
+    FetchResult,
+    Item,
+    JSONValue,
+    SourceWarning,
+    settings_of,
+)
 from connectors.bluesky.api import (
     ACCOUNT_GONE,
     PARAMS,
@@ -88,9 +96,16 @@ class BlueskyConnector(Connector):
     class Config(BlueskyConfig):
         """Settings of one Bluesky account."""
 
-    def __init__(self, source_id: str, config: BaseModel, secrets: Callable[[str], str]) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
+    def __init__(
+        self,
+        source_id: str,
+        config: BaseModel,
+        secrets: Callable[[str], str],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._api: BlueskyApi | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -162,9 +177,3 @@ class BlueskyConnector(Connector):
                 "source %s: Bluesky %s: new items beyond max_pages", self.source_id, stream.key
             )
         return pages, mark is not None
-
-
-def _as_config(config: BaseModel) -> BlueskyConnector.Config:
-    if isinstance(config, BlueskyConnector.Config):
-        return config
-    return BlueskyConnector.Config.model_validate(config.model_dump())

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import (
+    Clock,
     Connector,
     ConnectorError,
     FetchResult,
@@ -18,6 +19,7 @@ from connectors.base import (
     JSONValue,
     PermanentError,
     SourceWarning,
+    settings_of,
 )
 from connectors.graph import (
     DEFAULT_VERSION,
@@ -25,7 +27,6 @@ from connectors.graph import (
     MAX_PAGE_SIZE,
     VERSION_PATTERN,
     Advice,
-    Clock,
     GraphClient,
     JSONObject,
     UnknownObject,
@@ -35,7 +36,6 @@ from connectors.graph import (
     remembered,
     seen_or_old,
     unique,
-    utcnow,
     with_ids,
 )
 from connectors.instagram.cursor import watch_list
@@ -125,9 +125,8 @@ class InstagramConnector(Connector):
         *,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
-        self.clock = clock or utcnow
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._client: GraphClient | None = None
         self._held: Token | None = None
 
@@ -318,9 +317,3 @@ def advice_for(settings: InstagramConnector.Config) -> Advice:
     permissions = INSTAGRAM_LOGIN_PERMISSIONS if login else FACEBOOK_LOGIN_PERMISSIONS
     credential = settings.access_token_credential
     return Advice(DOC, credential, permissions, "ig_user_id", "Instagram account id")
-
-
-def _as_config(config: BaseModel) -> InstagramConnector.Config:
-    if isinstance(config, InstagramConnector.Config):
-        return config
-    return InstagramConnector.Config.model_validate(config.model_dump())

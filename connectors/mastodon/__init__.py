@@ -9,7 +9,16 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from connectors.base import AuthError, Connector, FetchResult, Item, JSONValue, PermanentError
+from connectors.base import (
+    AuthError,
+    Clock,
+    Connector,
+    FetchResult,
+    Item,
+    JSONValue,
+    PermanentError,
+    settings_of,
+)
 from connectors.mastodon.api import (
     PAGE_SIZE,
     SCOPES,
@@ -79,9 +88,16 @@ class MastodonConnector(Connector):
     class Config(MastodonSettings):
         """Settings of one Mastodon account source."""
 
-    def __init__(self, source_id: str, config: BaseModel, secrets: Callable[[str], str]) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
+    def __init__(
+        self,
+        source_id: str,
+        config: BaseModel,
+        secrets: Callable[[str], str],
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self.school = SchoolAccount.of(self.settings)
         self._api: MastodonClient | None = None
 
@@ -150,12 +166,6 @@ class MastodonConnector(Connector):
                 f"the Mastodon access token credential {name!r} is not set",
                 fix=f"store the token as credential {name} (see docs/connectors/mastodon.md)",
             ) from None
-
-
-def _as_config(config: BaseModel) -> MastodonConnector.Config:
-    if isinstance(config, MastodonConnector.Config):
-        return config
-    return MastodonConnector.Config.model_validate(config.model_dump())
 
 
 def _add(found: dict[str, Item], items: Iterable[Item | None]) -> None:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from connectors.base import Connector, FetchResult, Item, JSONValue, RateLimited
+from connectors.base import (
+    Clock,
+    Connector,
+    FetchResult,
+    Item,
+    JSONValue,
+    RateLimited,
+    settings_of,
+)
 from connectors.wikipedia.api import (
     COMPARE_PROPS,
     MAXLAG_SECONDS,
@@ -97,16 +104,10 @@ __all__ = [
     "retry_at_from_header",
     "text_hidden",
     "user_agent_header",
-    "utcnow",
     "worth_a_look",
 ]
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 class WikipediaConnector(Connector):
@@ -126,11 +127,10 @@ class WikipediaConnector(Connector):
         config: BaseModel,
         secrets: Callable[[str], str],
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
-        self.clock = clock
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._api: MediaWikiClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -245,9 +245,3 @@ class WikipediaConnector(Connector):
         if self._api is None:
             self._api = MediaWikiClient(self.settings, self.clock)
         return self._api
-
-
-def _as_config(config: BaseModel) -> WikipediaConnector.Config:
-    if isinstance(config, WikipediaConnector.Config):
-        return config
-    return WikipediaConnector.Config.model_validate(config.model_dump())

@@ -10,12 +10,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import (
     AuthError,
+    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     PermanentError,
     SourceWarning,
+    settings_of,
 )
 from connectors.x.api import (
     ENDPOINTS,
@@ -55,9 +57,7 @@ from connectors.x.streams import (
     OWN,
     SEARCH,
     STREAMS,
-    Clock,
     JSONObject,
-    utcnow,
 )
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "SNOWFLAKE_EPOCH_MS",
     "STREAMS",
     "Budget",
-    "Clock",
     "Cursor",
     "JSONObject",
     "PageReader",
@@ -94,7 +93,6 @@ __all__ = [
     "posted_at",
     "replied_to",
     "tweets_of",
-    "utcnow",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,10 +136,9 @@ class XConnector(Connector):
         *,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self.school = School(self.settings.user_id, self.settings.username)
-        self.clock = clock or utcnow
         self._api: XClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -261,9 +258,3 @@ class XConnector(Connector):
                 f"the X bearer token credential {name!r} is not set",
                 fix=f"store the app's Bearer Token as credential {name} (see {DOC})",
             ) from None
-
-
-def _as_config(config: BaseModel) -> XConnector.Config:
-    if isinstance(config, XConnector.Config):
-        return config
-    return XConnector.Config.model_validate(config.model_dump())

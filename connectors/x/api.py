@@ -17,9 +17,10 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     network_reason,
+    utcnow,
 )
 from connectors.x.parse import _id, _list, _mapping
-from connectors.x.streams import DOC, MENTIONS, OWN, SEARCH, JSONObject, utcnow
+from connectors.x.streams import DOC, MENTIONS, OWN, SEARCH, JSONObject
 
 log = logging.getLogger(__name__)
 

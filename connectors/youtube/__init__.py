@@ -5,12 +5,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from connectors.base import AuthError, Connector, FetchResult, Item, JSONValue, SourceWarning
+from connectors.base import (
+    AuthError,
+    Clock,
+    Connector,
+    FetchResult,
+    Item,
+    JSONValue,
+    SourceWarning,
+    settings_of,
+)
 from connectors.youtube.api import (
     API_PATH,
     DISABLED_REASONS,
@@ -80,17 +88,11 @@ __all__ = [
     "raise_for_error",
     "scrub",
     "strip_tags",
-    "utcnow",
 ]
 
 log = logging.getLogger(__name__)
 
 CHANNEL_ID = re.compile(r"^UC[0-9A-Za-z_-]{22}$")
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 class YouTubeConnector(Connector):
@@ -127,11 +129,10 @@ class YouTubeConnector(Connector):
         config: BaseModel,
         secrets: Callable[[str], str],
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(source_id, config, secrets)
-        self.settings = _as_config(config)
-        self.clock = clock
+        super().__init__(source_id, config, secrets, clock=clock)
+        self.settings = settings_of(self.Config, config)
         self._api: YouTubeClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
@@ -237,9 +238,3 @@ class YouTubeConnector(Connector):
                 f"the YouTube API key credential {name!r} is not set",
                 fix=f"store the API key as credential {name} (see docs/connectors/youtube.md)",
             ) from None
-
-
-def _as_config(config: BaseModel) -> YouTubeConnector.Config:
-    if isinstance(config, YouTubeConnector.Config):
-        return config
-    return YouTubeConnector.Config.model_validate(config.model_dump())

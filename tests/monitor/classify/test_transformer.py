@@ -55,8 +55,8 @@ def test_a_hub_model_not_pulled_names_the_command_that_fetches_it(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelMissing) as caught:
-        resolve("cardiffnlp/twitter-roberta-base-offensive", cache_dir=tmp_path)
-    assert "orm-monitor models pull cardiffnlp/twitter-roberta-base-offensive" in str(caught.value)
+        resolve("acme/school-offensive-not-pulled", cache_dir=tmp_path)
+    assert "orm-monitor models pull acme/school-offensive-not-pulled" in str(caught.value)
 
 
 def test_altered_bundled_weights_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
