@@ -229,6 +229,7 @@ class Connector(ABC):
         self.config = config
         self.secrets = secrets
         self.clock = clock or utcnow
+        self.settings = settings_of(type(self).Config, config)
 
     @abstractmethod
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from connectors.base import (
     Author,
-    Clock,
     Connector,
     FetchResult,
     Item,
     ItemKind,
     JSONValue,
-    settings_of,
 )
 from connectors.graph import (
     DEFAULT_VERSION,
@@ -70,17 +68,8 @@ class FacebookPageConnector(Connector):
         max_posts: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
         timeout_seconds: float = Field(default=20, gt=0)
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._client: GraphClient | None = None
+    settings: Config
+    _client: GraphClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Read the feed, then the comments of every post made in the last `lookback_days`."""

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -17,12 +17,11 @@ from urllib.request import url2pathname
 import feedparser
 import httpx
 from bs4 import BeautifulSoup
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from connectors.base import (
     AuthError,
     Author,
-    Clock,
     Connector,
     FetchResult,
     Item,
@@ -31,7 +30,6 @@ from connectors.base import (
     PermanentError,
     RateLimited,
     SourceUnavailable,
-    settings_of,
 )
 
 log = logging.getLogger(__name__)
@@ -77,17 +75,8 @@ class RssConnector(Connector):
                 raise ValueError("a file:// URL needs a path")
             return url
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._client: httpx.Client | None = None
+    settings: Config
+    _client: httpx.Client | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Poll the feed once; a 304 Not Modified returns no items and the same state."""

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from connectors.base import (
-    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     SourceWarning,
-    settings_of,
 )
 from connectors.bluesky.api import (
     ACCOUNT_GONE,
@@ -96,17 +92,8 @@ class BlueskyConnector(Connector):
     class Config(BlueskyConfig):
         """Settings of one Bluesky account."""
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._api: BlueskyApi | None = None
+    settings: Config
+    _api: BlueskyApi | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Read each stream from its newest page back to where the last poll stopped."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from connectors.base import (
-    Clock,
     Connector,
     ConnectorError,
     FetchResult,
@@ -19,7 +18,6 @@ from connectors.base import (
     JSONValue,
     PermanentError,
     SourceWarning,
-    settings_of,
 )
 from connectors.graph import (
     DEFAULT_VERSION,
@@ -117,18 +115,9 @@ class InstagramConnector(Connector):
         def _plain_username(cls, username: str) -> str:
             return username.strip().removeprefix("@")
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._client: GraphClient | None = None
-        self._held: Token | None = None
+    settings: Config
+    _client: GraphClient | None = None
+    _held: Token | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Refresh the token if due, then read media, their comments and replies, and tags."""

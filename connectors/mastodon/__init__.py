@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
+from functools import cached_property, partial
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel
 
 from connectors.base import (
     AuthError,
-    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     PermanentError,
-    settings_of,
 )
 from connectors.mastodon.api import (
     PAGE_SIZE,
@@ -88,18 +84,13 @@ class MastodonConnector(Connector):
     class Config(MastodonSettings):
         """Settings of one Mastodon account source."""
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self.school = SchoolAccount.of(self.settings)
-        self._api: MastodonClient | None = None
+    settings: Config
+    _api: MastodonClient | None = None
+
+    @cached_property
+    def school(self) -> SchoolAccount:
+        """The school's own account, to recognise its posts and replies."""
+        return SchoolAccount.of(self.settings)
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Read new mentions, hashtag posts and the school's replies since the saved ids."""

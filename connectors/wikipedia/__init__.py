@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from connectors.base import (
-    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     RateLimited,
-    settings_of,
 )
 from connectors.wikipedia.api import (
     COMPARE_PROPS,
@@ -121,17 +117,8 @@ class WikipediaConnector(Connector):
     class Config(WikipediaConfig):
         """Settings of one watched article."""
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._api: MediaWikiClient | None = None
+    settings: Config
+    _api: MediaWikiClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """New revisions since the saved one; the first poll only saves the latest revision."""

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
+from functools import cached_property, partial
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from connectors.base import (
     AuthError,
-    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     PermanentError,
     SourceWarning,
-    settings_of,
 )
 from connectors.x.api import (
     ENDPOINTS,
@@ -128,18 +126,13 @@ class XConnector(Connector):
         def _without_at(cls, username: str) -> str:
             return username.removeprefix("@")
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self.school = School(self.settings.user_id, self.settings.username)
-        self._api: XClient | None = None
+    settings: Config
+    _api: XClient | None = None
+
+    @cached_property
+    def school(self) -> School:
+        """The school's own account, to recognise its posts and replies."""
+        return School(self.settings.user_id, self.settings.username)
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Read each stream from its since_id, within this month's read budget."""

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from connectors.base import (
     AuthError,
-    Clock,
     Connector,
     FetchResult,
     Item,
     JSONValue,
     SourceWarning,
-    settings_of,
 )
 from connectors.youtube.api import (
     API_PATH,
@@ -123,17 +121,8 @@ class YouTubeConnector(Connector):
                 )
             return value
 
-    def __init__(
-        self,
-        source_id: str,
-        config: BaseModel,
-        secrets: Callable[[str], str],
-        *,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(source_id, config, secrets, clock=clock)
-        self.settings = settings_of(self.Config, config)
-        self._api: YouTubeClient | None = None
+    settings: Config
+    _api: YouTubeClient | None = None
 
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Read new comment threads (one page on the first poll) and their replies."""
