@@ -119,6 +119,18 @@ def network_reason(error: BaseException) -> str:
     return type(seen[-1]).__name__
 
 
+def parse_utc_time(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 timestamp as an aware UTC datetime; a zone-less one is read as
+    UTC; None when missing or unreadable. Every platform's created-at fields go through this."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def canonical_json(value: JSONValue) -> str:
     """Serialise a payload the same way every time (sorted keys, no spaces, UTF-8 kept)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -16,6 +16,7 @@ from connectors.base import (
     Item,
     ItemKind,
     JSONValue,
+    parse_utc_time,
 )
 from connectors.graph import (
     DEFAULT_VERSION,
@@ -31,7 +32,6 @@ from connectors.graph import (
     deleted_post,
     https_url,
     newest_since,
-    parse_graph_time,
     read_token,
     remembered,
     seen_or_old,
@@ -182,20 +182,20 @@ def watch_list(
 
 def reached(cursor: Mapping[str, Any], page: list[JSONObject]) -> bool:
     """Whether a page (newest first) reaches back to the newest comment of the previous poll."""
-    newest = parse_graph_time(cursor.get("newest"))
+    newest = parse_utc_time(cursor.get("newest"))
     if newest is None:
         return False
     seen = set(cursor.get("ids") or [])
-    times = [t for c in page if (t := parse_graph_time(c.get("created_time"))) is not None]
+    times = [t for c in page if (t := parse_utc_time(c.get("created_time"))) is not None]
     return any(c.get("id") in seen for c in page) or min(times, default=newest) < newest
 
 
 def advance(cursor: Mapping[str, Any], comments: list[JSONObject]) -> JSONObject:
     """The post's cursor after a poll: the newest comment time and the ids made at that time."""
-    newest = parse_graph_time(cursor.get("newest"))
+    newest = parse_utc_time(cursor.get("newest"))
     ids = set(cursor.get("ids") or [])
     for comment in comments:
-        created = parse_graph_time(comment.get("created_time"))
+        created = parse_utc_time(comment.get("created_time"))
         if created is None or (newest is not None and created < newest):
             continue
         if newest is None or created > newest:
@@ -219,7 +219,7 @@ def parse_post(post: JSONObject, page_id: str) -> Item:
         external_id=post_id,
         kind=ItemKind.POST,
         text=clean_text(post.get("message")),
-        created_at=parse_graph_time(post.get("created_time")),
+        created_at=parse_utc_time(post.get("created_time")),
         url=https_url(post.get("permalink_url")),
         author=author,
         by_school=author.id == page_id,
@@ -238,7 +238,7 @@ def parse_comment(comment: JSONObject, post_id: str, page_id: str) -> Item:
         external_id=str(comment["id"]),
         kind=ItemKind.REPLY if parent_id else ItemKind.COMMENT,
         text=clean_text(comment.get("message")),
-        created_at=parse_graph_time(comment.get("created_time")),
+        created_at=parse_utc_time(comment.get("created_time")),
         url=https_url(comment.get("permalink_url")),
         author=author,
         by_school=author.id == page_id,

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +28,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     network_reason,
+    parse_utc_time,
     utcnow,
 )
 
@@ -222,7 +223,7 @@ def newest_since(
     recent = [
         (created, key, entry)
         for key, entry in watched.items()
-        if (created := parse_graph_time(entry.get("created"))) is not None and created >= cutoff
+        if (created := parse_utc_time(entry.get("created"))) is not None and created >= cutoff
     ]
     recent.sort(key=lambda row: row[0], reverse=True)
     return {key: entry for _, key, entry in recent[:limit]}
@@ -232,7 +233,7 @@ def seen_or_old(
     entry: JSONObject, known: Mapping[str, Any], cutoff: datetime, time_key: str
 ) -> bool:
     """Whether a listed object was seen by the previous poll or predates `cutoff`."""
-    created = parse_graph_time(entry.get(time_key))
+    created = parse_utc_time(entry.get(time_key))
     return str(entry.get("id")) in known or (created is not None and created < cutoff)
 
 
@@ -252,7 +253,7 @@ def deleted_post(post_id: str, created: Any, account: str) -> Item:
         external_id=post_id,
         kind=ItemKind.POST,
         text="",
-        created_at=parse_graph_time(created),
+        created_at=parse_utc_time(created),
         account=account,
         thread_id=post_id,
         deleted=True,
@@ -285,17 +286,6 @@ def next_page_params(page: Mapping[str, Any]) -> dict[str, str] | None:
     query = parse_qs(urlsplit(str(paging["next"])).query)
     query.pop("access_token", None)
     return {key: values[-1] for key, values in query.items()} or None
-
-
-def parse_graph_time(value: Any) -> datetime | None:
-    """A Graph timestamp ("2026-06-13T15:04:11+0000") as aware UTC; None if missing or odd."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def regain_access_at(headers: Mapping[str, str], now: datetime) -> datetime:

@@ -38,7 +38,6 @@ from connectors.bluesky.parse import (
     parse_notifications,
     parse_page,
     parse_search,
-    parse_timestamp,
     post_item,
     post_url,
 )
@@ -69,7 +68,6 @@ __all__ = [
     "parse_notifications",
     "parse_page",
     "parse_search",
-    "parse_timestamp",
     "post_item",
     "post_url",
     "rate_limit_reset",

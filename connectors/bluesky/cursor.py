@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import JSONValue, SourceWarning
+from connectors.base import JSONValue, SourceWarning, parse_utc_time
 from connectors.bluesky.config import BlueskyConfig
 from connectors.bluesky.parse import (
     AUTHOR_FEED,
@@ -15,7 +15,6 @@ from connectors.bluesky.parse import (
     NOTIFICATIONS,
     SEARCH_POSTS,
     Entry,
-    parse_timestamp,
 )
 
 MARK_URIS = 25
@@ -66,7 +65,7 @@ class StreamMark:
             return None
         uris = value.get("uris")
         kept = tuple(u for u in uris if isinstance(u, str)) if isinstance(uris, list) else ()
-        return cls(parse_timestamp(value.get("newest")), kept)
+        return cls(parse_utc_time(value.get("newest")), kept)
 
     def to_state(self) -> dict[str, JSONValue]:
         """The mark as JSON."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from connectors.base import Author, Item, ItemKind, PermanentError
+from connectors.base import Author, Item, ItemKind, PermanentError, parse_utc_time
 
 NOTIFICATIONS = "app.bsky.notification.listNotifications"
 SEARCH_POSTS = "app.bsky.feed.searchPosts"
@@ -25,7 +25,7 @@ def page_entries(nsid: str, page: Mapping[str, Any]) -> list[Entry]:
         views = _own_feed_posts(page)
     else:
         views = _listed(page, "notifications" if nsid == NOTIFICATIONS else "posts")
-    return [(str(v["uri"]), parse_timestamp(v.get("indexedAt"))) for v in views if v.get("uri")]
+    return [(str(v["uri"]), parse_utc_time(v.get("indexedAt"))) for v in views if v.get("uri")]
 
 
 def parse_page(nsid: str, page: Mapping[str, Any], school_did: str) -> tuple[Item, ...]:
@@ -96,20 +96,9 @@ def post_url(uri: str, handle: str) -> str:
     return f"https://bsky.app/profile/{profile}/post/{rest.rsplit('/', 1)[-1]}"
 
 
-def parse_timestamp(value: object) -> datetime | None:
-    """An atproto datetime as aware UTC; a zone-less one is read as UTC; None if unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def _earliest(created: object, indexed: object) -> datetime | None:
     # Like Bluesky's own sortAt: a post cannot be newer than when the AppView first saw it.
-    times = [t for t in (parse_timestamp(created), parse_timestamp(indexed)) if t is not None]
+    times = [t for t in (parse_utc_time(created), parse_utc_time(indexed)) if t is not None]
     return min(times, default=None)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import Author, Item, ItemKind
-from connectors.graph import JSONObject, clean_text, https_url, parse_graph_time
+from connectors.base import Author, Item, ItemKind, parse_utc_time
+from connectors.graph import JSONObject, clean_text, https_url
 
 School = tuple[str, str]
 """The school's account as (ig_user_id, username)."""
@@ -18,7 +18,7 @@ def parse_media(media: JSONObject, ig_user_id: str, username: str) -> Item:
         external_id=media_id,
         kind=ItemKind.POST,
         text=clean_text(media.get("caption")),
-        created_at=parse_graph_time(media.get("timestamp")),
+        created_at=parse_utc_time(media.get("timestamp")),
         url=https_url(media.get("permalink")),
         author=Author(id=ig_user_id, handle=media.get("username") or username),
         by_school=True,
@@ -49,7 +49,7 @@ def parse_tag(media: JSONObject) -> Item:
         external_id=media_id,
         kind=ItemKind.MENTION,
         text=clean_text(media.get("caption")),
-        created_at=parse_graph_time(media.get("timestamp")),
+        created_at=parse_utc_time(media.get("timestamp")),
         url=https_url(media.get("permalink")),
         author=Author(handle=username),
         account="tags",
@@ -72,7 +72,7 @@ def _comment_item(
         external_id=str(payload["id"]),
         kind=kind,
         text=clean_text(payload.get("text")),
-        created_at=parse_graph_time(payload.get("timestamp")),
+        created_at=parse_utc_time(payload.get("timestamp")),
         url=https_url(url),
         author=Author(id=author_id, handle=username),
         by_school=by_school,

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.base import JSONValue, SourceWarning
-from connectors.graph import JSONObject, parse_graph_time
+from connectors.base import JSONValue, SourceWarning, parse_utc_time
+from connectors.graph import JSONObject
 
 DOC = "docs/connectors/instagram.md"
 REFRESH_RETRY = timedelta(hours=6)
@@ -35,9 +35,9 @@ class Token:
             return None
         return cls(
             raw["value"],
-            parse_graph_time(raw.get("expires_at")),
+            parse_utc_time(raw.get("expires_at")),
             str(raw.get("credential") or ""),
-            parse_graph_time(raw.get("retry_refresh_at")),
+            parse_utc_time(raw.get("retry_refresh_at")),
         )
 
     def as_state(self) -> JSONObject:

@@ -38,7 +38,6 @@ from connectors.mastodon.parse import (
     parse_notification,
     parse_own_status,
     parse_status,
-    parse_time,
     status_text,
 )
 
@@ -64,7 +63,6 @@ __all__ = [
     "parse_notification",
     "parse_own_status",
     "parse_status",
-    "parse_time",
     "reset_time",
     "status_text",
 ]

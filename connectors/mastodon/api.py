@@ -25,9 +25,9 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
     network_reason,
+    parse_utc_time,
 )
 from connectors.mastodon.config import MastodonSettings
-from connectors.mastodon.parse import parse_time
 
 PAGE_SIZE = 40  # the most Mastodon returns per page of statuses or notifications
 USER_AGENT = "orm-monitor/0.1 (+https://github.com/orm-monitor/orm-monitor)"
@@ -163,7 +163,7 @@ def reset_time(value: str | None) -> datetime | None:
     """When X-RateLimit-Reset (ISO 8601 on Mastodon, Unix seconds elsewhere) says to try again."""
     value = (value or "").strip()
     if not value.isdigit():
-        return parse_time(value)
+        return parse_utc_time(value)
     try:
         return datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):

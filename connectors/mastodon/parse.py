@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Author, Item, ItemKind, PermanentError
+from connectors.base import Author, Item, ItemKind, PermanentError, parse_utc_time
 from connectors.mastodon.config import MastodonSettings
 
 BLOCK_TAGS = ("p", "blockquote", "pre", "li", "h1", "h2", "h3", "h4", "h5", "h6")
@@ -78,7 +77,7 @@ def parse_status(
         external_id=status_id,
         kind=_kind(by_school=by_school, parent=parent, to_school=to_school),
         text=status_text(status),
-        created_at=parse_time(status.get("created_at")),
+        created_at=parse_utc_time(status.get("created_at")),
         url=_text(status.get("url")) or _text(status.get("uri")) or None,
         author=Author(
             id=_id(author.get("id")),
@@ -121,17 +120,6 @@ def html_to_text(html: str) -> str:
         block.insert_after("\n\n")
     lines = (" ".join(line.split()) for line in soup.get_text().split("\n"))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp as an aware UTC datetime; None when missing or unparseable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _id(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from connectors.base import (
     Item,
     JSONValue,
     RateLimited,
+    parse_utc_time,
 )
 from connectors.wikipedia.api import (
     COMPARE_PROPS,
@@ -54,7 +55,6 @@ from connectors.wikipedia.parse import (
     page_revisions,
     parent_size,
     parse_edit,
-    parse_time,
     query_page,
     redirect_warnings,
     text_hidden,
@@ -93,7 +93,6 @@ __all__ = [
     "page_revisions",
     "parent_size",
     "parse_edit",
-    "parse_time",
     "query_page",
     "read_response",
     "redirect_warnings",
@@ -145,7 +144,7 @@ class WikipediaConnector(Connector):
         """One query for the latest revision: say whether the article can be read."""
         page = query_page(self._client().latest_revision(self.settings.title), self.settings.title)
         latest = next(iter(page_revisions(page)), {})
-        when = parse_time(latest.get("timestamp"))
+        when = parse_utc_time(latest.get("timestamp"))
         stamp = f"{when:%Y-%m-%d %H:%M} UTC" if when else "unknown time"
         who = latest.get("user") or "a hidden user"
         return (

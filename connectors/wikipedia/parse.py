@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Author, Item, ItemKind, PermanentError, SourceWarning
+from connectors.base import Author, Item, ItemKind, PermanentError, SourceWarning, parse_utc_time
 from connectors.wikipedia.config import MISSING_ARTICLE_FIX
 from connectors.wikipedia.diff import diff_section
 
@@ -82,7 +81,7 @@ def parse_edit(
         external_id=str(revid),
         kind=ItemKind.EDIT,
         text=edit_text(revision, compare, change, flags),
-        created_at=parse_time(revision.get("timestamp")),
+        created_at=parse_utc_time(revision.get("timestamp")),
         url=edit_url(context.index_url, revid, parentid),
         author=Author(
             id=str(userid) if isinstance(userid, int) and userid > 0 else None,
@@ -169,17 +168,6 @@ def edit_text(
 def edit_url(index: str, revid: int, parentid: int) -> str:
     """The diff page of an edit (the revision itself for a page creation)."""
     return f"{index}?diff={revid}&oldid={parentid}" if parentid else f"{index}?oldid={revid}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp ("2026-06-01T08:12:44Z") as an aware UTC datetime."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def has_ints(row: Mapping[str, Any], *keys: str) -> bool:

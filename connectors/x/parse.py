@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Author, Item, ItemKind, PermanentError
+from connectors.base import Author, Item, ItemKind, PermanentError, parse_utc_time
 from connectors.x.streams import OWN, JSONObject
 
 
@@ -64,7 +63,7 @@ def parse_tweet(
         external_id=tweet_id,
         kind=_kind(by_school=by_school, parent=parent, to_school=to_school),
         text=str(tweet.get("text") or ""),
-        created_at=parse_time(tweet.get("created_at")),
+        created_at=parse_utc_time(tweet.get("created_at")),
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet_id}",
         author=Author(id=author_id, handle=handle, display_name=_id(user.get("name"))),
         by_school=by_school,
@@ -88,17 +87,6 @@ def replied_to(tweet: Mapping[str, Any]) -> str | None:
         if reference.get("type") == "replied_to":
             return _id(reference.get("id"))
     return None
-
-
-def parse_time(value: Any) -> datetime | None:
-    """X's created_at (ISO 8601, e.g. 2026-11-10T09:15:03.000Z) as aware UTC; None if bad."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _id(value: Any) -> str | None:

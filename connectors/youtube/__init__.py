@@ -51,7 +51,6 @@ from connectors.youtube.parse import (
     page_items,
     parse_comment,
     parse_thread,
-    parse_time,
 )
 
 __all__ = [
@@ -82,7 +81,6 @@ __all__ = [
     "page_items",
     "parse_comment",
     "parse_thread",
-    "parse_time",
     "raise_for_error",
     "scrub",
     "strip_tags",

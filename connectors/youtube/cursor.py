@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import JSONValue
-from connectors.youtube.parse import _published, _text, parse_time
+from connectors.base import JSONValue, parse_utc_time
+from connectors.youtube.parse import _published, _text
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ThreadCursor:
         ids = ids if isinstance(ids, list) else []
         counts = counts if isinstance(counts, Mapping) else {}
         return cls(
-            newest=parse_time(state.get("newest_published_at")),
+            newest=parse_utc_time(state.get("newest_published_at")),
             ids_at_newest=frozenset(i for i in ids if isinstance(i, str)),
             reply_counts={str(k): v for k, v in counts.items() if isinstance(v, int)},
         )

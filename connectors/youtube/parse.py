@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
-from connectors.base import Author, Item, ItemKind, JSONValue, PermanentError
+from connectors.base import Author, Item, ItemKind, JSONValue, PermanentError, parse_utc_time
 
 
 def page_items(page: JSONValue) -> list[dict[str, Any]]:
@@ -62,7 +62,7 @@ def parse_comment(
         external_id=comment_id,
         kind=ItemKind.COMMENT if reply_to is None else ItemKind.REPLY,
         text=comment_text(snippet),
-        created_at=parse_time(snippet.get("publishedAt")),
+        created_at=parse_utc_time(snippet.get("publishedAt")),
         url=comment_url(context.video_id, comment_id, channel),
         author=author,
         by_school=author.id == context.channel_id,
@@ -108,17 +108,6 @@ def comment_url(video_id: str | None, comment_id: str, channel_id: str) -> str:
     return f"https://www.youtube.com/channel/{channel_id}"
 
 
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 time as an aware UTC datetime; None when missing or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
 def dig(value: object, *keys: str) -> Any:
     """`value[k1][k2]...`, or None where a level is missing or not an object."""
     for key in keys:
@@ -135,4 +124,4 @@ def _dicts(value: object) -> list[dict[str, Any]]:
 
 
 def _published(thread: Mapping[str, Any]) -> datetime | None:
-    return parse_time(dig(thread, "snippet", "topLevelComment", "snippet", "publishedAt"))
+    return parse_utc_time(dig(thread, "snippet", "topLevelComment", "snippet", "publishedAt"))

@@ -25,13 +25,13 @@ from connectors.base import (
     SourceUnavailable,
     payload_sha256,
 )
+from connectors.base import parse_utc_time as parse_timestamp
 from connectors.bluesky import (
     BlueskyConnector,
     StreamMark,
     parse_author_feed,
     parse_notifications,
     parse_search,
-    parse_timestamp,
     post_url,
     rate_limit_reset,
 )

@@ -22,6 +22,7 @@ from connectors.base import (
     SourceUnavailable,
     payload_sha256,
 )
+from connectors.base import parse_utc_time as parse_graph_time
 from connectors.facebook import (
     FacebookPageConnector,
     advance,
@@ -35,7 +36,6 @@ from connectors.graph import (
     UnknownObject,
     graph_error,
     next_page_params,
-    parse_graph_time,
     regain_access_at,
 )
 from tests.support.clock import Clock

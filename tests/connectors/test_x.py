@@ -23,6 +23,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
 )
+from connectors.base import parse_utc_time as parse_time
 from connectors.x import (
     Budget,
     Cursor,
@@ -31,7 +32,6 @@ from connectors.x import (
     next_month,
     parse_own_tweet,
     parse_page,
-    parse_time,
     parse_tweet,
     posted_at,
 )
