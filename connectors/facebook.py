@@ -34,7 +34,6 @@ from connectors.graph import (
     newest_since,
     read_token,
     remembered,
-    seen_or_old,
     unique,
 )
 
@@ -77,7 +76,15 @@ class FacebookPageConnector(Connector):
         calls_before = graph.calls
         known = remembered(state, "posts")
         cutoff = self.clock() - timedelta(days=self.settings.lookback_days)
-        feed = self._read_feed(graph, known, cutoff)
+        feed = graph.recent(
+            f"{self.settings.page_id}/feed",
+            known,
+            cutoff,
+            "created_time",
+            max_pages=FEED_PAGES,
+            fields=POST_FIELDS,
+            limit=self.settings.max_posts,
+        )
         watched = watch_list(known, feed, cutoff, self.settings.max_posts)
         items = [parse_post(post, self.settings.page_id) for post in feed]
         cursors: dict[str, JSONObject] = {}
@@ -128,20 +135,6 @@ class FacebookPageConnector(Connector):
                 clock=self.clock,
             )
         return self._client
-
-    def _read_feed(
-        self, graph: GraphClient, known: Mapping[str, JSONObject], cutoff: datetime
-    ) -> list[JSONObject]:
-        """Newest posts first; past the first page only until a known or too old post shows."""
-        pages = graph.pages(
-            f"{self.settings.page_id}/feed",
-            max_pages=FEED_PAGES if known else 1,
-            fields=POST_FIELDS,
-            limit=self.settings.max_posts,
-        )
-        return collect_until(
-            pages, lambda page: any(seen_or_old(p, known, cutoff, "created_time") for p in page)
-        )
 
     def _read_comments(
         self, graph: GraphClient, post_id: str, cursor: JSONObject

@@ -139,6 +139,25 @@ class GraphClient:
                 return
             params = {**params, **following}
 
+    def recent(
+        self,
+        path: str,
+        known: Mapping[str, Any],
+        cutoff: datetime,
+        time_key: str,
+        *,
+        max_pages: int,
+        **params: Any,
+    ) -> list[JSONObject]:
+        """Newest objects of an edge; past the first page only until a known or old one shows.
+
+        With nothing `known` (a first poll) only the first page is read.
+        """
+        pages = self.pages(path, max_pages=max_pages if known else 1, **params)
+        return collect_until(
+            pages, lambda page: any(seen_or_old(e, known, cutoff, time_key) for e in page)
+        )
+
     def close(self) -> None:
         """Close the HTTP session."""
         self._session.close()

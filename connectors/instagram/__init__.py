@@ -32,7 +32,6 @@ from connectors.graph import (
     deleted_post,
     read_token,
     remembered,
-    seen_or_old,
     unique,
     with_ids,
 )
@@ -126,7 +125,15 @@ class InstagramConnector(Connector):
         graph = self._graph(token.value)
         known = remembered(state, "media")
         cutoff = now - timedelta(days=self.settings.lookback_days)
-        media = self._read_media(graph, known, cutoff)
+        media = graph.recent(
+            f"{self.settings.ig_user_id}/media",
+            known,
+            cutoff,
+            "timestamp",
+            max_pages=MEDIA_PAGES,
+            fields=MEDIA_FIELDS,
+            limit=self.settings.max_media,
+        )
         watched = watch_list(known, media, cutoff, self.settings.max_media)
         items = [parse_media(m, self.settings.ig_user_id, self.settings.username) for m in media]
         for media_id, entry in list(watched.items()):
@@ -219,20 +226,6 @@ class InstagramConnector(Connector):
         return fresh, ()
 
     # --- reading ---------------------------------------------------------------------------
-
-    def _read_media(
-        self, graph: GraphClient, known: Mapping[str, JSONObject], cutoff: datetime
-    ) -> list[JSONObject]:
-        """The account's media, newest first; past the first page until a known or old one."""
-        pages = graph.pages(
-            f"{self.settings.ig_user_id}/media",
-            max_pages=MEDIA_PAGES if known else 1,
-            fields=MEDIA_FIELDS,
-            limit=self.settings.max_media,
-        )
-        return collect_until(
-            pages, lambda page: any(seen_or_old(m, known, cutoff, "timestamp") for m in page)
-        )
 
     def _media_comments(
         self, graph: GraphClient, media_id: str, entry: JSONObject
