@@ -19,12 +19,11 @@ from connectors.base import (
     parse_utc_time,
 )
 from connectors.graph import (
-    DEFAULT_VERSION,
     FACEBOOK_HOST,
     MAX_PAGE_SIZE,
-    VERSION_PATTERN,
     Advice,
     GraphClient,
+    GraphSettings,
     JSONObject,
     UnknownObject,
     clean_text,
@@ -57,15 +56,11 @@ class FacebookPageConnector(Connector):
     default_interval_minutes = 10
     own_account = True
 
-    class Config(Connector.Config):
+    class Config(GraphSettings):
         """Settings of one Facebook Page source."""
 
         page_id: str = Field(pattern=r"^\d+$", description="the Page's numeric id")
-        access_token_credential: str = Field(min_length=1)
-        graph_version: str = Field(default=DEFAULT_VERSION, pattern=VERSION_PATTERN)
-        lookback_days: int = Field(default=7, ge=1, le=90)
         max_posts: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
-        timeout_seconds: float = Field(default=20, gt=0)
 
     settings: Config
     _client: GraphClient | None = None

@@ -17,10 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import facebook
 import requests
+from pydantic import Field
 
 from connectors.base import (
     AuthError,
     Clock,
+    Connector,
     ConnectorError,
     Item,
     ItemKind,
@@ -82,6 +84,16 @@ class _HostSession(requests.Session):
         self.last = None
         self.last = super().request(method, url, *args, **kwargs)
         return self.last
+
+
+class GraphSettings(Connector.Config):
+    """What every Graph API source is configured with: its token, the API version pinned,
+    how many days of posts to watch, and the request timeout."""
+
+    access_token_credential: str = Field(min_length=1)
+    graph_version: str = Field(default=DEFAULT_VERSION, pattern=VERSION_PATTERN)
+    lookback_days: int = Field(default=7, ge=1, le=90)
+    timeout_seconds: float = Field(default=20, gt=0)
 
 
 class GraphClient:

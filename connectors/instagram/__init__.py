@@ -20,12 +20,11 @@ from connectors.base import (
     SourceWarning,
 )
 from connectors.graph import (
-    DEFAULT_VERSION,
     INSTAGRAM_HOST,
     MAX_PAGE_SIZE,
-    VERSION_PATTERN,
     Advice,
     GraphClient,
+    GraphSettings,
     JSONObject,
     UnknownObject,
     collect_until,
@@ -95,19 +94,15 @@ class InstagramConnector(Connector):
     default_interval_minutes = 15
     own_account = True
 
-    class Config(Connector.Config):
+    class Config(GraphSettings):
         """Settings of one Instagram account source."""
 
         ig_user_id: str = Field(pattern=r"^\d+$", description="the account's numeric id")
         username: str = Field(min_length=1)
-        access_token_credential: str = Field(min_length=1)
-        graph_version: str = Field(default=DEFAULT_VERSION, pattern=VERSION_PATTERN)
         host: Literal["graph.facebook.com", "graph.instagram.com"] = "graph.facebook.com"
-        lookback_days: int = Field(default=7, ge=1, le=90)
         max_media: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
         refresh_within_days: int = Field(default=10, ge=1, le=59)
         include_tags: bool = True
-        timeout_seconds: float = Field(default=20, gt=0)
 
         @field_validator("username")
         @classmethod
