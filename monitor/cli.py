@@ -205,8 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _pipeline(config: OrmConfig, secrets: Callable[[str], str]) -> Pipeline:
-    db = Database(database_url(config, secrets))
-    db.upgrade()
+    db = _database(config, secrets)
     with db.session() as session:
         sync_config(session, config)
     return Pipeline(db, config, default_registry(), secrets=secrets)
@@ -276,8 +275,7 @@ def describe(found: status_report.Classified) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print each source's health, the outbox and open windows."""
     config = config_from(args)
-    db = Database(database_url(config))
-    db.upgrade()
+    db = _database(config, args.secrets)
     print(status_report.render(status_report.collect(db, config), config.service.timezone))
     return 0
 
@@ -318,8 +316,7 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
 
 def _close_window(args: argparse.Namespace, how: str, note: str | None) -> int:
     config = config_from(args)
-    db = Database(database_url(config))
-    db.upgrade()
+    db = _database(config, args.secrets)
     try:
         with db.session() as session:
             window = windows.close(session, args.item, how=how, by=args.by, note=note, now=utcnow())
@@ -396,8 +393,7 @@ def probe_sources(config: OrmConfig, secrets: Callable[[str], str] = read_secret
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Migrate the database."""
     config = config_from(args)
-    db = Database(database_url(config))
-    db.upgrade()
+    _database(config, args.secrets)
     print("database is at the newest schema")
     return 0
 
@@ -423,6 +419,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _database(config: OrmConfig, secrets: Callable[[str], str]) -> Database:
+    """The service's database, migrated (its URL may come from a credential)."""
     db = Database(database_url(config, secrets))
     db.upgrade()
     return db
