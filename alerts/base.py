@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -26,8 +26,37 @@ class AlertItem:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email: inline (an image the HTML shows by `content_id`) or attached."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        """Shown inside the HTML rather than listed as an attachment."""
+        return self.content_id is not None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A document built before sending (the weekly digest): sent as it is, not from a template."""
+
+    subject: str
+    html: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
 class Alert:
-    """One message owed to one recipient; stored in the outbox as JSON, rendered at send time."""
+    """One message owed to one recipient; stored in the outbox as JSON, rendered at send time.
+
+    A digest's outbox row stores only `digest_id`; the dispatcher loads the built document into
+    `report` before handing the alert to a channel, so the PDF is stored once, not per recipient.
+    """
 
     kind: str
     school_name: str
@@ -38,10 +67,14 @@ class Alert:
     action: str = ""
     links: tuple[tuple[str, str], ...] = ()
     extra_count: int = 0
+    digest_id: int | None = None
+    report: Report | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict that `from_json` reads back."""
-        return asdict(self)
+        """A JSON-ready dict that `from_json` reads back (the report stays in its own table)."""
+        data = asdict(replace(self, report=None))
+        del data["report"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Alert:

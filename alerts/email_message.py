@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
-from alerts.base import Alert, Recipient, message_id_for
+from alerts.base import Alert, Attachment, Recipient, message_id_for
 from alerts.render import render_email, strip_controls
 
 KEY_HEADER = "X-ORM-Monitor-Key"
@@ -42,4 +42,21 @@ def build_email(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    if alert.report is not None:
+        _attach(message, alert.report.attachments)
     return message
+
+
+def _attach(message: EmailMessage, attachments: tuple[Attachment, ...]) -> None:
+    """Inline images join the HTML part (multipart/related); files go after (multipart/mixed)."""
+    html = message.get_body(preferencelist=("html",))
+    for file in attachments:
+        maintype, _, subtype = file.content_type.partition("/")
+        if file.inline and html is not None:
+            html.add_related(
+                file.data, maintype, subtype, cid=f"<{file.content_id}>", filename=file.filename
+            )
+    for file in attachments:
+        maintype, _, subtype = file.content_type.partition("/")
+        if not file.inline:
+            message.add_attachment(file.data, maintype, subtype, filename=file.filename)

@@ -12,6 +12,7 @@ server with an httpx transport.
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ import httpx
 import msal
 from msal.exceptions import MsalServiceError
 
-from alerts.base import Alert, Channel, DeliveryResult, Recipient, message_id_for
+from alerts.base import Alert, Attachment, Channel, DeliveryResult, Recipient, message_id_for
 from alerts.email_message import KEY_HEADER, domain_of
 from alerts.render import render_email, shorten, strip_controls
 from alerts.retry_after import retry_after
@@ -158,6 +159,8 @@ class GraphMailChannel(Channel):
             "internetMessageId": message_id,
             "internetMessageHeaders": [{"name": KEY_HEADER, "value": strip_controls(key)}],
         }
+        if alert.report is not None and alert.report.attachments:
+            message["attachments"] = [_attachment(a) for a in alert.report.attachments]
         return {"message": message, "saveToSentItems": True}
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -257,3 +260,15 @@ class GraphMailChannel(Channel):
         """Close the HTTP client if this channel made it."""
         if self._owns_client:
             self._client.close()
+
+
+def _attachment(file: Attachment) -> dict[str, Any]:
+    """A Graph fileAttachment; an inline image is named by its contentId in the HTML."""
+    return {
+        "@odata.type": "#microsoft.graph.fileAttachment",
+        "name": file.filename,
+        "contentType": file.content_type,
+        "contentBytes": base64.b64encode(file.data).decode("ascii"),
+        "isInline": file.inline,
+        **({"contentId": file.content_id} if file.content_id else {}),
+    }

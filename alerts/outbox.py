@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alerts.base import Alert, Channel, DeliveryResult, DeliveryStatus, Recipient
+from alerts.base import (
+    Alert,
+    Attachment,
+    Channel,
+    DeliveryResult,
+    DeliveryStatus,
+    Recipient,
+    Report,
+)
 from alerts.journal import SentJournal
 from monitor import models
 from monitor.classify.base import Severity
@@ -216,7 +225,9 @@ class Dispatcher:
     def _deliver(self, row_id: int) -> str:
         with self.db.session() as session:
             row = session.get_one(models.OutboxMessage, row_id)
-        alert = Alert.from_json(row.payload)
+            alert = Alert.from_json(row.payload)
+            if alert.digest_id is not None:
+                alert = replace(alert, report=_report(session, alert.digest_id))
         recipient = Recipient(row.recipient, row.recipient_name)
         try:
             result = self._channel(row).send(alert, recipient, row.idempotency_key)
@@ -321,6 +332,20 @@ class Dispatcher:
 
     def _channel(self, row: models.OutboxMessage) -> Channel:
         return self.channel_for(self.config.school(row.school_id), row.channel)
+
+
+def _report(session: Session, digest_id: int) -> Report | None:
+    """A built digest as the email channels send it: HTML, text, charts inline, PDF attached."""
+    digest = session.get(models.Digest, digest_id)
+    if digest is None:
+        log.warning("digest %d is no longer stored; sending its headline only", digest_id)
+        return None
+    charts = tuple(
+        Attachment(f"{c['name']}.png", "image/png", base64.b64decode(c["png"]), c["cid"])
+        for c in digest.images.get("charts", ())
+    )
+    pdf = Attachment(f"orm-digest-{digest.scope}-{digest.week}.pdf", "application/pdf", digest.pdf)
+    return Report(digest.subject, digest.html, digest.text, (*charts, pdf))
 
 
 def _urgency(severity_name: str, row_id: int) -> tuple[int, int]:

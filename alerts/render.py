@@ -158,7 +158,11 @@ def _environment() -> Environment:
 
 
 def render_email(alert: Alert, recipient: Recipient) -> RenderedEmail:
-    """Subject, plain text and HTML for one alert to one person."""
+    """Subject, plain text and HTML for one alert to one person (a built report as it is)."""
+    if alert.report is not None:
+        report = alert.report
+        subject = shorten(strip_controls(report.subject), SUBJECT_MAX_CHARS)
+        return RenderedEmail(subject=subject, text=report.text, html=report.html)
     subject = subject_for(alert)
     context = {
         "subject": subject,

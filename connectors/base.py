@@ -145,12 +145,14 @@ def payload_sha256(value: JSONValue) -> str:
 class SourceWarning:
     """Something the IT lead must hear about once (a token near expiry, a budget 80 % spent).
 
-    `key` makes it once: the same key is never sent twice for a source.
+    `key` makes it once: the same key is never sent twice for a source. `blind` marks a poll
+    that could see nothing (a read budget spent): the digest reports the source as not seen.
     """
 
     key: str
     message: str
     fix: str
+    blind: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from connectors import default_registry
 from connectors.base import ConnectorError, SourceUnavailable
-from monitor import cli_classifier, learning, windows
+from monitor import cli_classifier, cli_digest, learning, windows
 from monitor import status as status_report
 from monitor.calendar import calendar_for, describe_due, due_at, parse_received
 from monitor.classify.encoder import ModelMissing
@@ -51,7 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return EXIT_CONFIG
-    except (UsageError, DatabaseError, MissingSecret, ModelMissing, KeyError) as error:
+    except (
+        UsageError,
+        cli_digest.DigestUsage,
+        DatabaseError,
+        MissingSecret,
+        ModelMissing,
+        KeyError,
+    ) as error:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"orm-monitor: {message}", file=sys.stderr)
         return EXIT_FAILED
@@ -136,6 +143,15 @@ def parser() -> argparse.ArgumentParser:
     learning.add_arguments(
         _command(classify_commands, "correct", cmd_correct, "record what the classifier got wrong"),
         _command(classify_commands, "train", cmd_train, "refit a school's heads from corrections"),
+    )
+    cli_digest.add_digest_arguments(_command(commands, "digest", cmd_digest, cli_digest.SUMMARY))
+    incident = _command(commands, "incident", None, "the case log of serious items")
+    incident_commands = incident.add_subparsers(
+        dest="incident_command", required=True, metavar="ACTION"
+    )
+    cli_digest.add_incident_arguments(
+        _command(incident_commands, "close", cmd_incident_close, "close an incident with a note"),
+        _user(),
     )
     models = _command(commands, "models", None, "classifier models")
     models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -433,6 +449,18 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
 def cmd_classifier_eval(args: argparse.Namespace) -> int:
     """Score a school's classifier on a labelled CSV (see `classifier eval --help`)."""
     return cli_classifier.cmd_classifier_eval(args, config_from)
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Build the weekly digest (see `digest --help`)."""
+    config = config_from(args)
+    return cli_digest.cmd_digest(args, config, _database(config, args.secrets))
+
+
+def cmd_incident_close(args: argparse.Namespace) -> int:
+    """Close an incident with a note."""
+    config = config_from(args)
+    return cli_digest.cmd_incident_close(args, _database(config, args.secrets))
 
 
 if __name__ == "__main__":

@@ -240,6 +240,26 @@ class ReplyWindowsConfig(Strict):
     spam_opens: bool = False
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class DigestConfig(Strict):
+    """The weekly ORM digest for senior leadership: when, to whom, and what it may show."""
+
+    enabled: bool = True
+    weekday: Weekday = "monday"
+    send_at: time = time(7, 0)
+    """Local time (service.timezone) on `weekday` when last week's digest is sent."""
+    recipients: list[str] = ["slt"]
+    """Roles or person ids who get the email (with the PDF attached)."""
+    teams: list[str] = []
+    """Teams channels that get a short card with the headline figures."""
+    show_sensitive_text: bool = False
+    """Print the text of safeguarding and personal-data items (default: counts, held by the DSL)."""
+    top_items: int = Field(5, ge=0, le=20)
+    praise_quotes: int = Field(3, ge=0, le=10)
+
+
 class SchoolConfig(Strict):
     """One school: its names, people, sources, channels and routing."""
 
@@ -257,6 +277,7 @@ class SchoolConfig(Strict):
     routing: dict[Label, Route] = {}
     calendar: CalendarConfig = CalendarConfig()
     reply_windows: ReplyWindowsConfig = ReplyWindowsConfig()
+    digest: DigestConfig = DigestConfig()
 
     def person(self, person_id: str) -> Person | None:
         """The person with this id, if any."""
@@ -286,6 +307,28 @@ class ClassifierConfig(Strict):
     """Probability at which the model raises a label; default: the one tuned in training."""
 
 
+class TrustConfig(Strict):
+    """A multi-academy trust: who reads the roll-up digest comparing its schools."""
+
+    id: Slug = "trust"
+    name: str
+    people: list[Person] = []
+    channels: dict[Slug, ChannelConfig] = {}
+    email_channel: str | None = None
+    digest: DigestConfig = DigestConfig()
+
+    def as_school(self) -> SchoolConfig:
+        """The trust as a tenant the outbox can deliver for (its own people and channels)."""
+        return SchoolConfig(
+            id=self.id,
+            name=self.name,
+            people=self.people,
+            channels=self.channels,
+            email_channel=self.email_channel,
+            digest=self.digest,
+        )
+
+
 class OrmConfig(Strict):
     """The whole configuration file."""
 
@@ -294,12 +337,15 @@ class OrmConfig(Strict):
     alerts: AlertsConfig = AlertsConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     schools: list[SchoolConfig] = Field(min_length=1)
+    trust: TrustConfig | None = None
 
     def school(self, school_id: str) -> SchoolConfig:
-        """The school with this id; KeyError names the ones configured."""
+        """The school with this id (or the trust's); KeyError names the ones configured."""
         for school in self.schools:
             if school.id == school_id:
                 return school
+        if self.trust is not None and self.trust.id == school_id:
+            return self.trust.as_school()
         known = ", ".join(s.id for s in self.schools)
         raise KeyError(f"no school {school_id!r} in the config (configured: {known})")
 

@@ -13,7 +13,15 @@ from pydantic import ValidationError
 
 from monitor.calendar import CalendarError, read_ics_closures
 from monitor.classify.base import Label
-from monitor.config import ROUTE_ROLES, OrmConfig, Route, SchoolConfig, SourceConfig, TeamsChannel
+from monitor.config import (
+    ROUTE_ROLES,
+    OrmConfig,
+    Route,
+    SchoolConfig,
+    SourceConfig,
+    TeamsChannel,
+    TrustConfig,
+)
 
 DEMO_DIR = Path(__file__).parent / "demo"
 SECRET_KEY = re.compile(
@@ -111,6 +119,33 @@ def check_references(config: OrmConfig) -> list[Problem]:
     problems += _duplicates([s.id for _, s in config.sources()], "schools", "source id")
     for i, school in enumerate(config.schools):
         problems += _check_school(school, f"schools.{i}", registry)
+    if config.trust is not None:
+        problems += _check_trust(config, config.trust)
+    return problems
+
+
+def _check_trust(config: OrmConfig, trust: TrustConfig) -> list[Problem]:
+    problems = _duplicates([p.id for p in trust.people], "trust.people", "person id")
+    if trust.id in {s.id for s in config.schools}:
+        problems.append(Problem("trust.id", f"{trust.id!r} is also a school's id; choose another"))
+    if trust.email_channel is not None and trust.email_channel not in trust.channels:
+        name = trust.email_channel
+        problems.append(Problem("trust.email_channel", f"no channel named {name!r} in channels"))
+    if trust.people and trust.email_channel is None:
+        problems.append(Problem("trust.email_channel", "set the channel that emails people"))
+    return problems + _check_digest(trust.as_school(), "trust.digest")
+
+
+def _check_digest(school: SchoolConfig, path: str) -> list[Problem]:
+    problems = []
+    for who in school.digest.recipients:
+        if who not in ROUTE_ROLES and school.person(who) is None:
+            problems.append(
+                Problem(f"{path}.recipients", f"{who!r} is neither a role nor a person id")
+            )
+    for name in school.digest.teams:
+        if not isinstance(school.channels.get(name), TeamsChannel):
+            problems.append(Problem(f"{path}.teams", f"no Teams channel named {name!r}"))
     return problems
 
 
@@ -138,6 +173,7 @@ def _check_school(school: SchoolConfig, path: str, registry: Any) -> list[Proble
         except CalendarError as error:
             problems.append(Problem(f"{path}.calendar.closures_ics", str(error)))
     problems += _check_routes(school, school.routing, f"{path}.routing")
+    problems += _check_digest(school, f"{path}.digest")
     for j, source in enumerate(school.sources):
         problems += _check_source(school, source, f"{path}.sources.{j}", registry)
     return problems

@@ -7,6 +7,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Recipient
@@ -15,6 +16,8 @@ from connectors.base import (
     AuthError,
     ConnectorError,
     JSONValue,
+    PermanentError,
+    RateLimited,
     RetriableError,
     SourceWarning,
 )
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
 JITTER = 0.1
+STOPPED = "stopped"
+"""The outage kind of a source the service did not poll because the service was not running."""
 
 
 def state_of(session: Session, source_id: str) -> models.ConnectorState:
@@ -61,8 +66,14 @@ def succeeded(
     new_cursor: dict[str, Any],
     now: datetime,
     default_minutes: float = 15,
+    warnings: tuple[SourceWarning, ...] = (),
 ) -> None:
-    """Save the cursor; log recovery once."""
+    """Save the cursor; log recovery once; a poll that saw nothing (budget spent) is blind."""
+    blind = next((w for w in warnings if w.blind), None)
+    if blind is None:
+        _end_outage(session, source.id, now)
+    else:
+        _outage(session, source.id, "budget", blind.message, now)
     state = state_of(session, source.id)
     if state.consecutive_failures:
         log.info(
@@ -86,6 +97,7 @@ def failed(
     """Record a failed poll and when to try again; returns the one-line error."""
     state = state_of(session, source.id)
     message = error.one_line() if isinstance(error, ConnectorError) else f"bug: {error!r}"
+    _outage(session, source.id, outage_kind(error), message, now)
     first = state.consecutive_failures == 0
     state.consecutive_failures += 1
     state.last_poll_at = state.last_error_at = now
@@ -188,9 +200,63 @@ def warned(
         )
 
 
-def resume_on_start(session: Session, source: SourceConfig) -> None:
-    """On start (the IT lead may have renewed a token) every source gets polled again."""
+def outage_kind(error: Exception) -> str:
+    """What kind of blindness a failed poll means, as the digest's coverage names it."""
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, RetriableError):
+        return "unavailable"
+    return "rejected" if isinstance(error, PermanentError) else "error"
+
+
+def _open_outage(session: Session, source_id: str) -> models.SourceOutage | None:
+    return session.scalar(
+        select(models.SourceOutage).where(
+            models.SourceOutage.source_id == source_id, models.SourceOutage.ended_at.is_(None)
+        )
+    )
+
+
+def _outage(session: Session, source_id: str, kind: str, reason: str, now: datetime) -> None:
+    """Start an outage, or carry on the open one if it is of the same kind."""
+    current = _open_outage(session, source_id)
+    if current is not None and current.kind == kind:
+        current.reason = reason
+        return
+    if current is not None:
+        current.ended_at = now
+    session.add(models.SourceOutage(source_id=source_id, kind=kind, reason=reason, started_at=now))
+
+
+def _end_outage(session: Session, source_id: str, now: datetime) -> None:
+    current = _open_outage(session, source_id)
+    if current is not None:
+        current.ended_at = now
+
+
+def resume_on_start(
+    session: Session, source: SourceConfig, now: datetime, expected_gap: timedelta
+) -> None:
+    """On start every source is polled again; a long silence before it is recorded as blind.
+
+    The IT lead may have renewed a token, so a source stopped for refused credentials is tried
+    again. If the last poll is older than `expected_gap`, the service was not running in
+    between: the digest must not read that silence as a quiet week.
+    """
     state = state_of(session, source.id)
+    last = state.last_poll_at
+    if last is not None and now - last > expected_gap:
+        session.add(
+            models.SourceOutage(
+                source_id=source.id,
+                kind=STOPPED,
+                reason="orm-monitor was not running",
+                started_at=last,
+                ended_at=now,
+            )
+        )
     if state.auth_failed:
         log.info(
             "source %s: stopped for refused credentials; trying again after restart", source.id

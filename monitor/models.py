@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -224,6 +225,38 @@ class ConnectorState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column()
     auth_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SourceOutage(Base):
+    """A stretch of time in which a source could not be seen: the digest's coverage."""
+
+    __tablename__ = "source_outages"
+    __table_args__ = (Index("ix_source_outages_source_started", "source_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class Digest(Base):
+    """A weekly digest as built and sent: one per school (or trust) and ISO week."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("scope", "week", name="uq_digests_scope_week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(ForeignKey("schools.id"))
+    week: Mapped[str] = mapped_column(String(10))
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subject: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    images: Mapped[dict[str, Any]] = mapped_column(JSON)
+    headline: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Correction(Base):

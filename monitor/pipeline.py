@@ -17,10 +17,11 @@ from alerts.outbox import enqueue
 from connectors.base import Connector, ConnectorError, FetchResult, Item, Registry
 from monitor import floods, health, models, store, windows
 from monitor.classify import build_classifier, model_layer
-from monitor.classify.base import Assessment, Classifier, Label, Watchlists
+from monitor.classify.base import Assessment, Classifier, Label, Severity, Watchlists
 from monitor.classify.transformer import current_heads_dir
 from monitor.config import OrmConfig, SchoolConfig, SourceConfig, connector_config
 from monitor.db import Database
+from monitor.digest.incidents import open_incident
 from monitor.models import utcnow
 from monitor.notices import item_alert
 from monitor.routing import RoutingDecision, decide
@@ -121,7 +122,12 @@ class Pipeline:
             counts = store.ingest(session, source.id, school.id, result.items, now)
             health.warned(session, school, source, result.warnings, now)
             health.succeeded(
-                session, source, dict(result.new_state), now, self.default_minutes(source)
+                session,
+                source,
+                dict(result.new_state),
+                now,
+                self.default_minutes(source),
+                result.warnings,
             )
         log.debug(
             "source %s: %d new, %d edited, %d unchanged",
@@ -226,6 +232,7 @@ class Pipeline:
         window = self._window(session, school, candidate, item)
         if not candidate.alerting:
             return
+        self._incident(session, school, candidate, item)
         links = self.links(window.id) if window is not None else ()
         decision, source = candidate.decision, candidate.source
         for destination in decision.destinations:
@@ -269,7 +276,9 @@ class Pipeline:
     ) -> None:
         """Store the group's assessments and one grouped alert per recipient, together."""
         for candidate in group.members:
-            self._store_assessment(session, candidate)
+            item = self._store_assessment(session, candidate)
+            if candidate.alerting:
+                self._incident(session, school, candidate, item)
         wanted: dict[tuple[str, str], Recipient] = {}
         for candidate in group.members:
             for d in candidate.decision.destinations:
@@ -296,6 +305,17 @@ class Pipeline:
             group.key,
             len(group.members),
         )
+
+    def _incident(
+        self, session: Session, school: SchoolConfig, candidate: floods.Candidate, item: models.Item
+    ) -> None:
+        """A high or critical item opens an incident: the case log the digest reports on."""
+        decision = candidate.decision
+        if decision.severity < Severity.HIGH:
+            return
+        labels = ", ".join(str(label) for label in decision.labels)
+        summary = f"{labels} on {candidate.source.display_name} (item {item.id})"
+        open_incident(session, school.id, item.id, str(decision.severity), summary, self.clock())
 
     def _alertable(self, item: models.Item) -> bool:
         """Items much older than when we first saw them (a new source's backlog) are not alerted."""

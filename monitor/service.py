@@ -25,6 +25,7 @@ from connectors.base import Registry
 from monitor import health
 from monitor.config import OrmConfig, SchoolConfig
 from monitor.db import Database
+from monitor.digest.delivery import DigestJob
 from monitor.links import LinkSigner, link_secret
 from monitor.models import utcnow
 from monitor.pipeline import Pipeline
@@ -41,6 +42,9 @@ MISFIRE_GRACE_SECONDS = 300
 TICK_SECONDS = 10
 HOUSEKEEPING_MINUTES = 5
 REPLY_CLOCK_SECONDS = 60
+DIGEST_CHECK_MINUTES = 5
+STARTUP_SLACK = timedelta(minutes=10)
+"""A source unpolled for two intervals plus this when the service starts was not watched."""
 STOP_WAIT_SECONDS = 100
 """How long stopping waits for a running job (systemd's TimeoutStopSec is 120)."""
 
@@ -141,6 +145,7 @@ class Service:
         self.signer = LinkSigner(secret, config.service.link_valid_days)
         self.reply_clock = ReplyClock(self.db, config, self.signer, clock=clock)
         self.spikes = SpikeWatch(self.db, config, clock=clock)
+        self.digests = DigestJob(self.db, config, clock=clock)
         self.pipeline = Pipeline(
             self.db,
             config,
@@ -171,10 +176,12 @@ class Service:
         self.db.upgrade()
         for school in self.config.schools:
             self.pipeline.classifier(school)  # load the model now: errors show at start, once
+        now = self.pipeline.clock()
         with self.db.session() as session:
             sync_config(session, self.config)
             for _, source in self.config.sources():
-                health.resume_on_start(session, source)
+                expected = 2 * health.interval(source, self.pipeline.default_minutes(source))
+                health.resume_on_start(session, source, now, expected + STARTUP_SLACK)
         self.dispatcher.reconcile(at_start=True)
 
     def start(self) -> None:
@@ -226,6 +233,13 @@ class Service:
             hours=1,
             next_run_time=now + timedelta(minutes=5),
         )
+        self.scheduler.add_job(
+            self._counted(self.digest_job, "weekly digest"),
+            "interval",
+            id="digest",
+            minutes=DIGEST_CHECK_MINUTES,
+            next_run_time=now + timedelta(seconds=30),  # a digest missed while down goes now
+        )
         self._start_web()
         self.scheduler.start()
         status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
@@ -264,6 +278,11 @@ class Service:
         """The hourly possible-crisis check."""
         self.spikes.check()
         self._wake_dispatcher()
+
+    def digest_job(self) -> None:
+        """Queue each weekly digest that is due and not yet sent (a missed one included)."""
+        if self.digests.run():
+            self._wake_dispatcher()
 
     def _interval_minutes(self, source_id: str) -> float:
         return self.pipeline.default_minutes(self.config.source(source_id)[1])
@@ -345,6 +364,7 @@ class Service:
                     log.warning("source %s: %s", source.id, outcome.error)
         self.pipeline.assess_pending()
         self.reply_clock.tick()
+        self.digests.run()
         self.dispatcher.run_once()
 
     def run_forever(self) -> None:

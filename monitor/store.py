@@ -30,9 +30,12 @@ class IngestCounts:
 
 def sync_config(session: Session, config: OrmConfig) -> None:
     """Make the schools and accounts tables match the config (nothing is ever deleted)."""
-    for school in config.schools:
-        row = session.get(models.School, school.id) or models.School(id=school.id)
-        row.name = school.name
+    tenants = [(s.id, s.name) for s in config.schools]
+    if config.trust is not None:
+        tenants.append((config.trust.id, config.trust.name))  # the trust digest's outbox rows
+    for tenant_id, name in tenants:
+        row = session.get(models.School, tenant_id) or models.School(id=tenant_id)
+        row.name = name
         session.add(row)
     session.flush()
     for school, source in config.sources():

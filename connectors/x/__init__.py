@@ -229,6 +229,7 @@ class XConnector(Connector):
             message=f"X read budget spent: {self._spend(budget)} in {budget.month}; polling"
             " stops until next month (UTC)",
             fix="wait for next month, or raise monthly_read_budget to resume now",
+            blind=True,
         )
 
     def _spend(self, budget: Budget) -> str:

@@ -284,6 +284,11 @@ def _name_forms(raw: str) -> tuple[str, ...]:
     return (normalise_name(raw),) if bare == raw else (normalise_name(raw), normalise_name(bare))
 
 
+def redact_pupil_names(text: str, hashes: frozenset[str], salt: str) -> str:
+    """`text` with every word of a watch-listed pupil name replaced by "[pupil]"."""
+    return _redact(text, pupil_name_words(text, hashes, salt))
+
+
 def _redact(evidence: str, words: set[str]) -> str:
     if not words:
         return evidence

@@ -23,6 +23,8 @@ TABLES = {
     "outbox",
     "connector_state",
     "audit_log",
+    "source_outages",
+    "digests",
     "alembic_version",
 }
 
