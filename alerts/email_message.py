@@ -54,7 +54,12 @@ def _attach(message: EmailMessage, attachments: tuple[Attachment, ...]) -> None:
         maintype, _, subtype = file.content_type.partition("/")
         if file.inline and html is not None:
             html.add_related(
-                file.data, maintype, subtype, cid=f"<{file.content_id}>", filename=file.filename
+                file.data,
+                maintype,
+                subtype,
+                cid=f"<{file.content_id}>",
+                filename=file.filename,
+                disposition="inline",  # with a filename, the default would list it as a file
             )
     for file in attachments:
         maintype, _, subtype = file.content_type.partition("/")

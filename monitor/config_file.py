@@ -131,15 +131,24 @@ def _check_trust(config: OrmConfig, trust: TrustConfig) -> list[Problem]:
     if trust.email_channel is not None and trust.email_channel not in trust.channels:
         name = trust.email_channel
         problems.append(Problem("trust.email_channel", f"no channel named {name!r} in channels"))
+    if isinstance(trust.channels.get(trust.email_channel or ""), TeamsChannel):
+        problems.append(Problem("trust.email_channel", "must name an email channel"))
     if trust.people and trust.email_channel is None:
         problems.append(Problem("trust.email_channel", "set the channel that emails people"))
-    return problems + _check_digest(trust.as_school(), "trust.digest")
+    tenant = trust.as_school()
+    wanted = [w for w in trust.digest.recipients if tenant.person(w) or tenant.people_with(w)]
+    if trust.people and not wanted:
+        roles = ", ".join(trust.digest.recipients)
+        problems.append(
+            Problem("trust.digest.recipients", f"nobody in trust.people is one of: {roles}")
+        )
+    return problems + _check_digest(tenant, "trust.digest")
 
 
 def _check_digest(school: SchoolConfig, path: str) -> list[Problem]:
     problems = []
     for who in school.digest.recipients:
-        if who not in ROUTE_ROLES and school.person(who) is None:
+        if who == "lead" or (who not in ROUTE_ROLES and school.person(who) is None):
             problems.append(
                 Problem(f"{path}.recipients", f"{who!r} is neither a role nor a person id")
             )

@@ -247,7 +247,8 @@ def resume_on_start(
     """
     state = state_of(session, source.id)
     last = state.last_poll_at
-    if last is not None and now - last > expected_gap:
+    # An open outage (refused credentials, backing off) already covers the silence since then.
+    if last is not None and now - last > expected_gap and _open_outage(session, source.id) is None:
         session.add(
             models.SourceOutage(
                 source_id=source.id,

@@ -233,10 +233,10 @@ def school_config(database_url: str, tmp_path: Path, **overrides: Any) -> OrmCon
     hashes = tmp_path / "pupils.txt"
     hashes.write_text(hash_name(PUPIL, "st-marys") + "\n", encoding="utf-8")
     sources = [{**s, "type": "rss", "url": f"file://{tmp_path}/{s['id']}.xml"} for s in SOURCES]
+    overrides.setdefault("channels", {"mail": {"type": "maildir", "path": str(tmp_path / "mail")}})
     raw = raw_config(
         database_url=database_url,
         sources=sources,
-        channels={"mail": {"type": "maildir", "path": str(tmp_path / "mail")}},
         pupil_name_hashes_file=str(hashes),
         **overrides,
     )
