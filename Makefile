@@ -28,6 +28,7 @@ test: install lint
 bench: install
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/idle_memory.py
+	$(BIN)/python bench/digest.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -111,6 +111,9 @@ def scenario(name: str) -> dict[str, Any]:
                 document = build(session, config, config.trust.id, WEEK, MONDAY_SEVEN)
             result["trust_rollup_s"] = round(time.perf_counter() - started, 2)
             result["trust_rollup_pdf_kib"] = round(len(document.pdf) / 1024)
+            parts = len(document.html) + len(document.pdf)
+            parts += sum(len(c.png) for c in document.email_charts)
+            result["trust_email_base64_kib"] = round(parts * 4 / 3 / 1024)
         db.dispose()
     return result
 
@@ -121,7 +124,7 @@ def example(directory: Path) -> None:
         config = load_demo_config(Path(tmp))
         db = Database(config.service.database_url)
         db.upgrade()
-        sample_week.populate(db, config, WEEK, 60, seed=2026)
+        sample_week.populate(db, config, WEEK, 150, seed=2026)
         with db.session() as session:
             document = build(session, config, "st-marys", WEEK, MONDAY_SEVEN)
         db.dispose()

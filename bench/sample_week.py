@@ -243,22 +243,52 @@ def _windows(session: Any, school_id: str, rows: list[Any], end: datetime) -> No
 
 
 def _incidents(session: Any, school_id: str, rows: list[Any]) -> None:
+    """Each serious item's incident, with its alert to the DSL in the audit log."""
     serious = [(i, row, k) for i, row, k in rows if k.severity in ("high", "critical")]
-    if serious:
-        session.execute(
-            insert(models.Incident),
-            [
-                {
-                    "school_id": school_id,
-                    "item_id": i,
-                    "severity": k.severity,
-                    "status": "open",
-                    "summary": f"{', '.join(k.labels)} (item {i})",
-                    "opened_at": row["first_seen_at"] + timedelta(minutes=1),
-                }
-                for i, row, k in serious
-            ],
+    if not serious:
+        return
+    incidents, alerts, entries = [], [], []
+    for i, row, k in serious:
+        incidents.append(
+            {
+                "school_id": school_id,
+                "item_id": i,
+                "severity": k.severity,
+                "status": "open",
+                "summary": f"{', '.join(k.labels)} (item {i})",
+                "opened_at": row["first_seen_at"] + timedelta(minutes=1),
+            }
         )
+        alerts.append(
+            {
+                "idempotency_key": f"sample:{i}",
+                "school_id": school_id,
+                "item_id": i,
+                "kind": "item",
+                "channel": "mail",
+                "recipient": "dsl@school.example",
+                "recipient_name": "the DSL",
+                "severity": k.severity,
+                "payload": {},
+                "status": "delivered",
+            }
+        )
+    session.execute(insert(models.Incident), incidents)
+    outbox = session.scalars(
+        insert(models.OutboxMessage).returning(models.OutboxMessage.id), alerts
+    )
+    for (i, row, _k), outbox_id in zip(serious, outbox.all(), strict=True):
+        entries.append(
+            {
+                "at": row["first_seen_at"] + timedelta(minutes=2),
+                "actor": "dispatcher",
+                "action": "delivery.delivered",
+                "school_id": school_id,
+                "item_id": i,
+                "detail": {"outbox_id": outbox_id, "channel": "mail"},
+            }
+        )
+    session.execute(insert(models.AuditEntry), entries)
 
 
 def _health(session: Any, sources: list[str], start: datetime) -> None:

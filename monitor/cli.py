@@ -6,8 +6,10 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from connectors import default_registry
 from connectors.base import ConnectorError, SourceUnavailable
@@ -365,18 +367,28 @@ def missing_credentials(
     """Every credential the config names that the process cannot read."""
     problems = []
     for i, school in enumerate(config.schools):
-        for name, channel in school.channels.items():
-            for key, value in channel.model_dump().items():
-                if key.endswith("_credential") and value:
-                    problems += _credential(f"schools.{i}.channels.{name}.{key}", value, secrets)
+        problems += _channel_credentials(f"schools.{i}", school.channels, secrets)
         for j, source in enumerate(school.sources):
             for key, value in source.connector_settings().items():
                 if key.endswith("_credential") and isinstance(value, str):
                     problems += _credential(f"schools.{i}.sources.{j}.{key}", value, secrets)
+    if config.trust is not None:
+        problems += _channel_credentials("trust", config.trust.channels, secrets)
     if config.service.database_url_credential:
         problems += _credential(
             "service.database_url_credential", config.service.database_url_credential, secrets
         )
+    return problems
+
+
+def _channel_credentials(
+    path: str, channels: Mapping[str, BaseModel], secrets: Callable[[str], str]
+) -> list[Problem]:
+    problems = []
+    for name, channel in channels.items():
+        for key, value in channel.model_dump().items():
+            if key.endswith("_credential") and value:
+                problems += _credential(f"{path}.channels.{name}.{key}", value, secrets)
     return problems
 
 

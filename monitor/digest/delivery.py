@@ -114,7 +114,7 @@ def _stored(scope: str, week: Week, document: DigestDocument, now: datetime) -> 
             "alt": c.alt,
             "png": base64.b64encode(c.png).decode("ascii"),
         }
-        for c in document.charts
+        for c in document.email_charts
     ]
     return models.Digest(
         scope=scope,

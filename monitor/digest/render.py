@@ -49,6 +49,11 @@ class DigestDocument:
     charts: tuple[Chart, ...]
     teams: Alert
 
+    @property
+    def email_charts(self) -> tuple[Chart, ...]:
+        """The charts the email's HTML shows (a trust's email leaves school pages to the PDF)."""
+        return tuple(c for c in self.charts if f"cid:{content_id(c)}" in self.html)
+
 
 def content_id(chart: Chart) -> str:
     """The Content-ID an email's HTML names a chart by (without angle brackets)."""
@@ -108,11 +113,14 @@ def render(
     }
     env = _environment()
     html_template = env.get_template("digest.html.j2")
+    # A trust's email carries the comparison only: fifty school pages with a hundred charts
+    # would not read well in a mail client and would pass Graph's 4 MB sendMail limit.
     email = html_template.render(
-        context, pdf=False, image=lambda n: f"cid:{content_id(by_name[n])}"
+        context, pdf=False, pages=trust is None, image=lambda n: f"cid:{content_id(by_name[n])}"
     )
-    page = html_template.render(context, pdf=False, image=lambda n: _data_uri(by_name[n]))
-    printable = html_template.render(context, pdf=True, image=lambda n: _data_uri(by_name[n]))
+    inline = {"image": lambda n: _data_uri(by_name[n]), "pages": True}
+    page = html_template.render(context, pdf=False, **inline)
+    printable = html_template.render(context, pdf=True, **inline)
     return DigestDocument(
         subject=context["subject"],
         html=email,

@@ -250,6 +250,10 @@ def test_the_trust_roll_up_compares_its_schools_and_has_each_schools_page(
     assert "Oak Academy Week 2026-W47" in text and "never polled successfully" in text
     assert len(PdfReader(io.BytesIO(document.pdf)).pages) >= 3
     assert {c.name for c in document.charts} == {"schools", "volume-0", "sentiment-0"}
+    assert [c.name for c in document.email_charts] == ["schools"]
+    assert "What was said" not in document.html  # the email compares; the PDF has the pages
+    assert "own page (what was said" in visible_text(document.html)
+    assert "What was said" in document.page
     assert document.teams.summary.splitlines()[1].startswith("Oak Academy: Nothing seen, but 1")
 
 
