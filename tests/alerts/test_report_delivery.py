@@ -320,7 +320,14 @@ def _store_digest(db: Database, config: OrmConfig, scope: str = "st-marys") -> i
         return digest.id
 
 
-def _owe(db: Database, digest_id: int, address: str, scope: str = "st-marys") -> None:
+def _owe(
+    db: Database,
+    digest_id: int,
+    address: str,
+    scope: str = "st-marys",
+    channel: str = "mail",
+    name: str = "Rob Hughes",
+) -> None:
     alert = Alert(
         kind="digest",
         school_name="St Mary's",
@@ -334,8 +341,8 @@ def _owe(db: Database, digest_id: int, address: str, scope: str = "st-marys") ->
             school_id=scope,
             item_id=None,
             kind="digest",
-            channel="mail",
-            recipient=Recipient(address, "Rob Hughes"),
+            channel=channel,
+            recipient=Recipient(address, name),
             severity="info",
             alert=alert,
             key=f"digest:{scope}:2026-W47:{address}",
@@ -433,25 +440,7 @@ def test_the_trust_digest_goes_out_through_the_trusts_own_channel(
     }
     config = _config(tmp_path, db, trust=trust)
     digest_id = _store_digest(db, config, scope="oak-trust")
-    alert = Alert(
-        kind="digest",
-        school_name="Oak Multi-Academy Trust",
-        severity="info",
-        headline="weekly digest",
-        digest_id=digest_id,
-    )
-    with db.session() as session:
-        enqueue(
-            session,
-            school_id="oak-trust",
-            item_id=None,
-            kind="digest",
-            channel="trust-mail",
-            recipient=Recipient("ceo@oak.example", "Cara Evans"),
-            severity="info",
-            alert=alert,
-            key="digest:oak-trust:2026-W47:ceo@oak.example",
-        )
+    _owe(db, digest_id, "ceo@oak.example", "oak-trust", "trust-mail", "Cara Evans")
 
     assert _dispatcher(tmp_path, db, config, Clock()).run_once().delivered == 1
 

@@ -26,6 +26,24 @@ TRUST_PEOPLE = [
     },
 ]
 
+ONE_SCHOOL_TOML = """\
+schema_version = 1
+
+[service]
+database_url = "sqlite://"
+
+[[schools]]
+id = "st-marys"
+name = "St Mary's"
+email_channel = "mail"
+
+[[schools.people]]
+id = "jsmith"
+name = "Jo Smith"
+email = "j.smith@school.example"
+roles = ["account_manager"]
+"""
+
 
 def _raw(**school: Any) -> dict[str, Any]:
     return raw_config(database_url="sqlite://", **school)
@@ -72,23 +90,9 @@ def test_a_school_without_a_digest_section_gets_a_monday_morning_digest_to_slt()
 
 
 def test_a_digest_section_in_toml_is_read_with_every_setting() -> None:
-    text = """
-schema_version = 1
-
-[service]
-database_url = "sqlite://"
-
-[[schools]]
-id = "st-marys"
-name = "St Mary's"
-email_channel = "mail"
-
-[[schools.people]]
-id = "jsmith"
-name = "Jo Smith"
-email = "j.smith@school.example"
-roles = ["account_manager"]
-
+    text = (
+        ONE_SCHOOL_TOML
+        + """
 [[schools.people]]
 id = "rhughes"
 name = "Rob Hughes"
@@ -112,6 +116,7 @@ show_sensitive_text = true
 top_items = 10
 praise_quotes = 0
 """
+    )
     digest = parse_config_text(text, "config.toml").school("st-marys").digest
     assert digest == DigestConfig(
         enabled=False,
@@ -240,23 +245,9 @@ def test_a_trust_with_only_a_name_is_valid() -> None:
 
 
 def test_a_trust_in_toml_is_read() -> None:
-    text = """
-schema_version = 1
-
-[service]
-database_url = "sqlite://"
-
-[[schools]]
-id = "st-marys"
-name = "St Mary's"
-email_channel = "mail"
-
-[[schools.people]]
-id = "jsmith"
-name = "Jo Smith"
-email = "j.smith@school.example"
-roles = ["account_manager"]
-
+    text = (
+        ONE_SCHOOL_TOML
+        + """
 [schools.channels.mail]
 type = "maildir"
 
@@ -274,6 +265,7 @@ path = "var/trust-mail"
 weekday = "tuesday"
 recipients = ["ceo"]
 """
+    )
     trust = parse_config_text(text, "config.toml").school("oak-trust")
     assert trust.email_channel == "trust-mail"
     assert [p.id for p in trust.people] == ["ceo"]
