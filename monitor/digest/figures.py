@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor import models
@@ -95,7 +95,7 @@ class Breach:
 
 @dataclass(frozen=True)
 class ReplyStats:
-    """How the school kept its reply rule for windows opened this week."""
+    """How the school kept its reply rule: windows opened this week, and those due in it."""
 
     opened: int
     in_time: int
@@ -363,21 +363,30 @@ def _replies(
     zone: ZoneInfo,
 ) -> ReplyStats:
     window = models.ReplyWindow
-    opened = session.scalars(
+    windows = session.scalars(
         select(window)
-        .where(window.school_id == school.id, window.opened_at >= start, window.opened_at < until)
+        .where(window.school_id == school.id)
+        .where(
+            or_(
+                and_(window.opened_at >= start, window.opened_at < until),
+                and_(window.due_at >= start, window.due_at < until),
+            )
+        )
         .order_by(window.opened_at)
     ).all()
-    answered = [(w, _replied_at(w)) for w in opened if w.status == ANSWERED]
+    opened = [w for w in windows if start <= w.opened_at < until]
+    # Performance counts each window once: in the week its reply was due.
+    due = [w for w in windows if start <= w.due_at < until]
+    answered = [(w, _replied_at(w)) for w in due if w.status == ANSWERED]
     hours = sorted((at - w.opened_at).total_seconds() / 3600 for w, at in answered if at)
     late = [w for w, at in answered if at is None or at > w.due_at]
-    open_late = [w for w in opened if w.status == OPEN and w.due_at <= now]
+    open_late = [w for w in due if w.status == OPEN]
     return ReplyStats(
         opened=len(opened),
         in_time=len(answered) - len(late),
         late=len(late),
         dismissed=sum(1 for w in opened if w.status == DISMISSED),
-        pending=sum(1 for w in opened if w.status == OPEN and w.due_at > now),
+        pending=sum(1 for w in opened if w.status == OPEN and w.due_at >= until),
         still_open_late=len(open_late),
         median_hours=statistics.median(hours) if hours else None,
         p90_hours=_nearest_rank(hours, 0.9),

@@ -7,7 +7,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from monitor import models
 from monitor.config import OrmConfig
 from monitor.db import Database
 from monitor.digest.figures import SchoolWeek, hours_text, percent, school_week
@@ -18,6 +20,7 @@ from tests.support.digest_week import (
     SECRET,
     TREND,
     WEEK,
+    at,
     populate,
     school_config,
 )
@@ -140,3 +143,24 @@ def test_a_week_still_running_counts_up_to_now(db: Database, config: OrmConfig) 
     assert not week.complete
     assert week.replies.opened == 3  # windows opened Mon 09:00, Mon 11:00 and Tue 14:00
     assert round(next(c for c in week.coverage if c.source == "X mentions").blind_hours) == 0
+
+
+def test_a_window_is_judged_in_the_week_its_reply_was_due_not_the_week_it_opened(
+    db: Database, config: OrmConfig
+) -> None:
+    populate(db, config)
+    with db.session() as session:
+        sunday_night = session.get_one(models.Item, 4)  # a query from the week
+        window = session.scalars(
+            select(models.ReplyWindow).where(models.ReplyWindow.item_id == sunday_night.id)
+        ).one()
+        window.opened_at, window.due_at = at(22, 23), at(23, 17)  # due on Monday, W48
+    with db.session() as session:
+        w47 = school_week(session, config.schools[0], WEEK, NOW, LONDON)
+        w48 = school_week(
+            session, config.schools[0], WEEK.shifted(1), NOW + timedelta(days=1), LONDON
+        )
+    assert w47.replies.pending == 1 and 4 not in {b.item_id for b in w47.replies.breaches}
+    assert w48.replies.opened == 0
+    assert w48.replies.still_open_late == 1
+    assert [b.item_id for b in w48.replies.breaches] == [4]
