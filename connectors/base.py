@@ -245,6 +245,23 @@ class Connector(ABC):
         self.clock = clock or utcnow
         self.settings = settings_of(type(self).Config, config)
 
+    def credential(self, name: str, what: str, doc: str) -> str:
+        """The value of credential `name` (the `what`, e.g. "X bearer token"); AuthError if unset.
+
+        A missing or empty token means the IT lead must act, so it stops the source like a
+        refused one; the fix says where the value is read from and which page explains it.
+        """
+        fix = f"store the {what} as credential {name} (see {doc})"
+        try:
+            value = self.secrets(name).strip()
+        except LookupError as error:
+            raise AuthError(
+                f"the {what} credential {name} is not available", fix=f"{fix}; {error}"
+            ) from None
+        if not value:
+            raise AuthError(f"the {what} credential {name} is empty", fix=fix)
+        return value
+
     @abstractmethod
     def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
         """Poll the source once from `state` (the cursor saved after the previous poll)."""

@@ -31,7 +31,6 @@ from connectors.graph import (
     deleted_post,
     https_url,
     newest_since,
-    read_token,
     remembered,
     unique,
 )
@@ -120,7 +119,7 @@ class FacebookPageConnector(Connector):
     def _graph(self) -> GraphClient:
         if self._client is None:
             self._client = GraphClient(
-                read_token(self.secrets, self.settings.access_token_credential),
+                self.credential(self.settings.access_token_credential, "Facebook Page token", DOC),
                 advice=Advice(
                     DOC, self.settings.access_token_credential, PERMISSIONS, "page_id", "page id"
                 ),

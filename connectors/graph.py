@@ -206,19 +206,6 @@ class GraphClient:
         )
 
 
-def read_token(secrets: Callable[[str], str], name: str) -> str:
-    """The credential's value; AuthError (the IT lead must act) when it is missing or empty."""
-    try:
-        token = secrets(name).strip()
-    except LookupError as error:
-        raise AuthError(f"credential {name} is not available", fix=str(error)) from None
-    if not token:
-        raise AuthError(
-            f"credential {name} is empty", fix=f"store the access token as credential {name}"
-        )
-    return token
-
-
 # --- Paging, times and usage headers: pure functions ---------------------------------------
 
 

@@ -29,7 +29,6 @@ from connectors.graph import (
     UnknownObject,
     collect_until,
     deleted_post,
-    read_token,
     remembered,
     unique,
     with_ids,
@@ -170,7 +169,7 @@ class InstagramConnector(Connector):
             self._client = None
 
     def _credential(self) -> str:
-        return read_token(self.secrets, self.settings.access_token_credential)
+        return self.credential(self.settings.access_token_credential, "Instagram token", DOC)
 
     def _graph(self, token: str) -> GraphClient:
         if self._client is None:

@@ -8,7 +8,6 @@ from functools import cached_property, partial
 from urllib.parse import urlsplit
 
 from connectors.base import (
-    AuthError,
     Connector,
     FetchResult,
     Item,
@@ -143,18 +142,13 @@ class MastodonConnector(Connector):
 
     def _client(self) -> MastodonClient:
         if self._api is None:
-            self._api = MastodonClient(self.settings, self._token())
+            token = self.credential(
+                self.settings.access_token_credential,
+                "Mastodon access token",
+                "docs/connectors/mastodon.md",
+            )
+            self._api = MastodonClient(self.settings, token)
         return self._api
-
-    def _token(self) -> str:
-        name = self.settings.access_token_credential
-        try:
-            return self.secrets(name)
-        except LookupError:
-            raise AuthError(
-                f"the Mastodon access token credential {name!r} is not set",
-                fix=f"store the token as credential {name} (see docs/connectors/mastodon.md)",
-            ) from None
 
 
 def _add(found: dict[str, Item], items: Iterable[Item | None]) -> None:

@@ -9,7 +9,6 @@ from functools import cached_property, partial
 from pydantic import Field, field_validator
 
 from connectors.base import (
-    AuthError,
     Connector,
     FetchResult,
     Item,
@@ -238,15 +237,6 @@ class XConnector(Connector):
 
     def _client(self) -> XClient:
         if self._api is None:
-            self._api = XClient(self._token(), self.settings)
+            token = self.credential(self.settings.bearer_token_credential, "X bearer token", DOC)
+            self._api = XClient(token, self.settings)
         return self._api
-
-    def _token(self) -> str:
-        name = self.settings.bearer_token_credential
-        try:
-            return self.secrets(name)
-        except LookupError:
-            raise AuthError(
-                f"the X bearer token credential {name!r} is not set",
-                fix=f"store the app's Bearer Token as credential {name} (see {DOC})",
-            ) from None

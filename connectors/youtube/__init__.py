@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from connectors.base import (
-    AuthError,
     Connector,
     FetchResult,
     Item,
@@ -217,11 +216,6 @@ class YouTubeConnector(Connector):
         return self._api
 
     def _api_key(self) -> str:
-        name = self.settings.api_key_credential
-        try:
-            return self.secrets(name)
-        except LookupError:
-            raise AuthError(
-                f"the YouTube API key credential {name!r} is not set",
-                fix=f"store the API key as credential {name} (see docs/connectors/youtube.md)",
-            ) from None
+        return self.credential(
+            self.settings.api_key_credential, "YouTube API key", "docs/connectors/youtube.md"
+        )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Mapping
 
 import httpx
 import pytest
 import requests
 
-from connectors.base import network_reason
+from connectors.base import AuthError, Connector, FetchResult, JSONValue, network_reason
+from monitor.secrets import MissingSecret
 
 
 def _closed_port() -> int:
@@ -57,3 +59,42 @@ def test_the_innermost_cause_is_named_and_the_url_is_not(inner: OSError, reason:
 
 def test_an_error_without_a_network_cause_is_named_by_its_type() -> None:
     assert network_reason(ValueError("x")) == "ValueError"
+
+
+class _Quiet(Connector):
+    """A connector that only reads its credential."""
+
+    name = "quiet"
+
+    def fetch(self, state: Mapping[str, JSONValue]) -> FetchResult:
+        return FetchResult((), {})
+
+
+def _connector(secrets: dict[str, str]) -> _Quiet:
+    def read(name: str) -> str:
+        if name not in secrets:
+            raise MissingSecret(f"credential {name!r} is not set: export {name}=...")
+        return secrets[name]
+
+    return _Quiet("quiet-1", _Quiet.Config(), read)
+
+
+def test_a_credential_is_read_without_surrounding_whitespace() -> None:
+    assert _connector({"TOKEN": " abc \n"}).credential("TOKEN", "X bearer token", "x.md") == "abc"
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ({}, "the X bearer token credential TOKEN is not available"),
+        ({"TOKEN": "  "}, "the X bearer token credential TOKEN is empty"),
+    ],
+)
+def test_a_missing_or_empty_credential_stops_the_source_and_says_where_to_put_it(
+    secrets: dict[str, str], message: str
+) -> None:
+    with pytest.raises(AuthError, match=message) as caught:
+        _connector(secrets).credential("TOKEN", "X bearer token", "docs/connectors/x.md")
+    assert caught.value.fix.startswith(
+        "store the X bearer token as credential TOKEN (see docs/connectors/x.md)"
+    )
