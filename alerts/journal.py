@@ -16,10 +16,17 @@ from pathlib import Path
 class SentJournal:
     """Append-only lines `key<TAB>provider id`, one per accepted delivery."""
 
+    FILE_NAME = "sent-journal.tsv"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def in_state_dir(cls, state_dir: str | Path) -> SentJournal:
+        """The service's journal: every process delivering for it must share this one file."""
+        return cls(Path(state_dir) / cls.FILE_NAME)
 
     def record(self, key: str, provider_message_id: str | None) -> None:
         """Durably note that `key` was accepted by its provider."""

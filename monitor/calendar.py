@@ -340,3 +340,14 @@ def _skipped(calendar: WorkingCalendar, first: date, before: date) -> str:
 
 def _human(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y %H:%M %Z}"
+
+
+def short_local(moment: datetime, zone: ZoneInfo) -> str:
+    """A time as staff read it in lists: `Mon 16 Nov 09:14`, in the school's time zone."""
+    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+
+
+def duration_text(delta: timedelta) -> str:
+    """`3 h 05 min`: whole minutes, rounded down; nothing below zero."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -132,9 +132,8 @@ def _send(
         when = queued.built_at.isoformat(timespec="minutes") if queued.built_at else "earlier"
         print(f"the digest for {scope}, {week} was already sent ({when}); not sent again")
         return 0
-    state_dir = Path(config.service.state_dir)
     channels = ChannelCache(secrets)
-    journal = SentJournal(state_dir / "sent-journal.tsv")
+    journal = SentJournal.in_state_dir(config.service.state_dir)
     report = Dispatcher(db, config, channels.get, journal).run_once()
     channels.close()
     print(

@@ -155,7 +155,7 @@ class Service:
             links=self.reply_clock.links,
         )
         self.channels = ChannelCache(secrets)
-        journal = SentJournal(state_dir / "sent-journal.tsv")
+        journal = SentJournal.in_state_dir(state_dir)
         self.dispatcher = Dispatcher(self.db, config, self.channels.get, journal, clock=clock)
         self.web: WebServer | None = None
         self.notifier = notifier or Notifier()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from alerts.base import Alert, AlertItem, Recipient
 from alerts.outbox import enqueue
 from monitor import models
+from monitor.calendar import duration_text, short_local
 from monitor.config import OrmConfig, Person, SchoolConfig
 from monitor.db import Database
 from monitor.links import LinkSigner, window_url
@@ -149,12 +150,12 @@ class ReplyClock:
         item: models.Item,
         now: datetime,
     ) -> Alert:
-        due = window.due_at.astimezone(self.zone).strftime("%a %d %b %H:%M")
+        due = short_local(window.due_at, self.zone)
         left = window.due_at - now
         if kind == "reminder":
-            headline = f"reply due {due} ({_hours(left)} left) on {item.source_id}"
+            headline = f"reply due {due} ({duration_text(left)} left) on {item.source_id}"
             summary = (
-                f"A reply to item {item.id} is owed by {due}; {_hours(left)} remain under "
+                f"A reply to item {item.id} is owed by {due}; {duration_text(left)} remain under "
                 "the reply rule."
             )
             severity = "medium"
@@ -211,8 +212,3 @@ def window_item(item: models.Item) -> AlertItem:
         kind=item.kind,
         created_at=posted_at(item),
     )
-
-
-def _hours(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    return f"{minutes // 60} h {minutes % 60:02d} min"

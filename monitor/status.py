@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from monitor import models
+from monitor.calendar import short_local
 from monitor.config import OrmConfig
 from monitor.db import Database
 from monitor.models import utcnow
@@ -201,4 +202,4 @@ def _failing(s: SourceHealth) -> bool:
 
 
 def _when(at: datetime | None, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%a %d %b %H:%M") if at else "never"
+    return short_local(at, zone) if at else "never"

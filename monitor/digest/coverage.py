@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor import models
+from monitor.calendar import short_local
 from monitor.config import SchoolConfig, SourceConfig
 
 OUTAGE_TEXT = {
@@ -73,7 +74,11 @@ def _blind_spans(
     spans = [_span(o, start, until, zone) for o in _outages(session, source.id, start, until)]
     if account.created_at > start:
         spans.append(
-            (start, account.created_at, f"watched only from {_at(account.created_at, zone)}")
+            (
+                start,
+                account.created_at,
+                f"watched only from {short_local(account.created_at, zone)}",
+            )
         )
     return spans
 
@@ -94,15 +99,11 @@ def _span(outage: models.SourceOutage, start: datetime, until: datetime, zone: Z
     begin, end = max(outage.started_at, start), min(outage.ended_at or until, until)
     what = OUTAGE_TEXT.get(outage.kind, outage.kind)
     when = (
-        f"{_at(begin, zone)} to {_at(end, zone)}"
+        f"{short_local(begin, zone)} to {short_local(end, zone)}"
         if outage.ended_at
-        else f"since {_at(begin, zone)}"
+        else f"since {short_local(begin, zone)}"
     )
     return (begin, end, f"{what} ({when})")
-
-
-def _at(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%a %d %b %H:%M")
 
 
 def _union_seconds(spans: list[tuple[datetime, datetime]]) -> float:

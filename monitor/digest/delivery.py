@@ -64,13 +64,9 @@ def queue(
     session: Session, tenant: SchoolConfig, week: Week, document: DigestDocument, now: datetime
 ) -> Queued:
     """Store the digest once and owe it to each recipient and Teams channel, in one transaction."""
-    previous = session.scalar(
-        select(models.Digest).where(
-            models.Digest.scope == tenant.id, models.Digest.week == week.label()
-        )
-    )
-    if previous is not None:
-        return Queued(None, 0, previous.built_at)
+    built_at = built_before(session, tenant.id, week)
+    if built_at is not None:
+        return Queued(None, 0, built_at)
     digest = _stored(tenant.id, week, document, now)
     session.add(digest)
     session.flush()
@@ -164,7 +160,7 @@ class DigestJob:
                 week, settings.weekday, settings.send_at, self.zone
             ):
                 return 0  # not watched before that digest was due: nothing to report on
-            if _already(session, tenant.id, week):
+            if built_before(session, tenant.id, week) is not None:
                 return 0
             document = build(session, self.config, tenant.id, week, now)
         try:
@@ -180,12 +176,10 @@ class DigestJob:
         return 1
 
 
-def _already(session: Session, scope: str, week: Week) -> bool:
-    return (
-        session.scalar(
-            select(models.Digest.id).where(
-                models.Digest.scope == scope, models.Digest.week == week.label()
-            )
+def built_before(session: Session, scope: str, week: Week) -> datetime | None:
+    """When this school's (or trust's) digest for `week` was stored, if it was."""
+    return session.scalar(
+        select(models.Digest.built_at).where(
+            models.Digest.scope == scope, models.Digest.week == week.label()
         )
-        is not None
     )

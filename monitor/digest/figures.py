@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor import models
+from monitor.calendar import duration_text, short_local
 from monitor.classify.base import DEFAULT_SEVERITY, Label, Severity
 from monitor.classify.rules import redact_pupil_names
 from monitor.config import SchoolConfig, route_for, severity_for
@@ -181,12 +182,15 @@ def school_week(
     session: Session, school: SchoolConfig, week: Week, now: datetime, zone: ZoneInfo
 ) -> SchoolWeek:
     """Read one school's week (and the seven before it, for the trend) from the database."""
+    # One query for the whole range; the weeks are told apart in Python.
     start, end = week.bounds(zone)
     rows = _rows(session, school.id, week.shifted(1 - TREND_WEEKS).bounds(zone)[0], end, zone)
     this = [r for r in rows if r.week == week]
     last = [r for r in rows if r.week == week.shifted(-1)]
     names = {s.id: s.display_name for s in school.sources}
     flagged = [r for r in this if RISK_LABELS.intersection(r.labels)]
+    top = _most_serious(flagged)[: school.digest.top_items]
+    quoted = _excerpts(session, school, [*top, *_praise(this, school.digest.praise_quotes)], zone)
     return SchoolWeek(
         school_id=school.id,
         school_name=school.name,
@@ -203,8 +207,8 @@ def school_week(
         held_by_dsl=sum(1 for r in this if HELD_BY_DSL.intersection(r.labels)),
         replies=_replies(session, school, start, min(end, now), now, zone),
         incidents=incidents(session, school.id, start, end, zone),
-        top=_excerpts(session, school, _most_serious(flagged)[: school.digest.top_items], zone),
-        praise=_excerpts(session, school, _praise(this, school.digest.praise_quotes), zone),
+        top=quoted[: len(top)],
+        praise=quoted[len(top) :],
         coverage=coverage(session, school, start, min(end, now), zone),
     )
 
@@ -311,6 +315,7 @@ def _praise(rows: list[_Row], limit: int) -> list[_Row]:
 def _excerpts(
     session: Session, school: SchoolConfig, rows: Sequence[_Row], zone: ZoneInfo
 ) -> tuple[Excerpt, ...]:
+    """The quoted posts (most serious, then praise): one read of the items and the watch list."""
     if not rows:
         return ()
     wanted = select(models.Item).where(models.Item.id.in_([r.id for r in rows]))
@@ -337,7 +342,7 @@ def _excerpt(
         severity=str(row.severity),
         labels=", ".join(str(label) for label in row.labels) or "none",
         source=names.get(item.source_id, item.source_id),
-        when=when.astimezone(zone).strftime("%a %d %b %H:%M"),
+        when=short_local(when, zone),
         author="(withheld)" if held else redact_pupil_names(author, hashes, school.id),
         text=text,
         url=None if held else item.url,
@@ -413,23 +418,16 @@ def _breach(school: SchoolConfig, window: models.ReplyWindow, zone: ZoneInfo) ->
     return Breach(
         item_id=window.item_id,
         source=source.display_name if source else (window.source_id or "unknown"),
-        received=_local(window.opened_at, zone),
-        due=_local(window.due_at, zone),
-        replied=_local(replied, zone) if replied else "no reply yet",
+        received=short_local(window.opened_at, zone),
+        due=short_local(window.due_at, zone),
+        replied=short_local(replied, zone) if replied else "no reply yet",
         responsible=", ".join(p.name for p in resolve(school, source, "lead")) or "nobody set",
     )
 
 
-def _local(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%a %d %b %H:%M")
-
-
 def hours_text(hours: float | None) -> str:
     """`3 h 20 min`, or `—` when there is nothing to measure."""
-    if hours is None:
-        return "—"
-    minutes = round(hours * 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+    return "—" if hours is None else duration_text(timedelta(hours=hours))
 
 
 def percent(share: float | None) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor import models
+from monitor.calendar import short_local
 
 OPEN, CLOSED = "open", "closed"
 
@@ -95,7 +96,7 @@ def incidents(
     return tuple(
         IncidentView(
             id=r.id,
-            opened=r.opened_at.astimezone(zone).strftime("%a %d %b %H:%M"),
+            opened=short_local(r.opened_at, zone),
             severity=r.severity,
             status=r.status if r.closed_at is None or r.closed_at < end else OPEN,
             summary=r.summary,
@@ -124,7 +125,7 @@ def _actions(
     for entry in entries:
         text = _action_text(entry, recipients)
         if text and entry.item_id is not None:
-            found[entry.item_id].append(f"{entry.at.astimezone(zone):%a %d %b %H:%M} {text}")
+            found[entry.item_id].append(f"{short_local(entry.at, zone)} {text}")
     return found
 
 

@@ -120,7 +120,7 @@ POSTS = [
         "neutral",
         (("query", 0.9),),
         "low",
-        url="https://x.com/parent/status/6",
+        url="https://x.example/parent/status/6",
     ),
     Post(
         7,
