@@ -1,35 +1,30 @@
-"""Build a delivery channel from its config section, resolving its credentials."""
+"""Every channel type, and one channel built from its settings with its credentials read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from typing import Annotated
 
-from alerts.base import Channel
-from alerts.graph_mail import GraphMailChannel
-from alerts.maildir import MaildirChannel
-from alerts.smtp import SmtpChannel
-from alerts.teams import TeamsChannel
-from monitor import config as settings
+from pydantic import Field
 
-ChannelConfig = (
-    settings.SmtpChannel
-    | settings.GraphMailChannel
-    | settings.TeamsChannel
-    | settings.MaildirChannel
-)
+from alerts.base import Channel, SecretReader
+from alerts.graph_mail import GraphMailChannel, GraphMailSettings
+from alerts.maildir import MaildirChannel, MaildirSettings
+from alerts.smtp import SmtpChannel, SmtpSettings
+from alerts.teams import TeamsChannel, TeamsSettings
+
+AnyChannelSettings = SmtpSettings | GraphMailSettings | TeamsSettings | MaildirSettings
+ChannelSettingsField = Annotated[AnyChannelSettings, Field(discriminator="type")]
+"""What a `[schools.channels.NAME]` section holds: the settings of one channel type."""
 
 
-def build_channel(name: str, config: ChannelConfig, secrets: Callable[[str], str]) -> Channel:
+def build_channel(name: str, settings: AnyChannelSettings, secrets: SecretReader) -> Channel:
     """The channel for one `[schools.channels.NAME]` section; `secrets(name)` reads a credential."""
-    if isinstance(config, settings.SmtpChannel):
-        credential = config.password_credential
-        return SmtpChannel(name, config, secrets(credential) if credential else None)
-    if isinstance(config, settings.GraphMailChannel):
-        return GraphMailChannel(name, config, secrets(config.client_secret_credential))
-    if isinstance(config, settings.TeamsChannel):
-        url = secrets(config.webhook_url_credential)
-        return TeamsChannel(name, url, timeout_seconds=config.timeout_seconds)
-    if isinstance(config, settings.MaildirChannel):
-        return MaildirChannel(name, Path(config.path), config.from_address)
-    raise TypeError(f"channel {name!r}: unknown channel type {type(config).__name__}")
+    if isinstance(settings, SmtpSettings):
+        return SmtpChannel(name, settings, secrets)
+    if isinstance(settings, GraphMailSettings):
+        return GraphMailChannel(name, settings, secrets)
+    if isinstance(settings, TeamsSettings):
+        return TeamsChannel(name, settings, secrets)
+    if isinstance(settings, MaildirSettings):
+        return MaildirChannel(name, settings)
+    raise TypeError(f"channel {name!r}: unknown channel type {type(settings).__name__}")

@@ -14,18 +14,28 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
 import msal
 from msal.exceptions import MsalServiceError
+from pydantic import Field
 
-from alerts.base import Alert, Attachment, Channel, DeliveryResult, Recipient, message_id_for
+from alerts.base import (
+    Alert,
+    Attachment,
+    Channel,
+    ChannelSettings,
+    CredentialName,
+    DeliveryResult,
+    Recipient,
+    SecretReader,
+    message_id_for,
+)
 from alerts.email_message import KEY_HEADER, domain_of
 from alerts.render import render_email, shorten, strip_controls
 from alerts.retry_after import retry_after
-from monitor.config import GraphMailChannel as GraphMailSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,19 @@ PERMANENT_TOKEN_ERRORS = {
     "unsupported_grant_type",
     "invalid_resource",
 }
+
+
+class GraphMailSettings(ChannelSettings):
+    """Email through Microsoft Graph `sendMail` with app-only credentials."""
+
+    type: Literal["graph_mail"]
+    tenant_id: str
+    client_id: str
+    client_secret_credential: CredentialName
+    sender: str
+    authority_url: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    timeout_seconds: float = Field(30, gt=0)
 
 
 class _NotSent(Exception):
@@ -110,12 +133,12 @@ class GraphMailChannel(Channel):
         self,
         name: str,
         config: GraphMailSettings,
-        client_secret: str,
+        secrets: SecretReader,
         client: httpx.Client | None = None,
     ) -> None:
         super().__init__(name)
         self._config = config
-        self._secret = client_secret
+        self._secret = secrets(config.client_secret_credential)
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=config.timeout_seconds)
         self._msal: Any = None

@@ -7,11 +7,20 @@ import logging
 import mailbox
 import os
 from pathlib import Path
+from typing import Literal
 
-from alerts.base import Alert, Channel, DeliveryResult, Recipient
+from alerts.base import Alert, Channel, ChannelSettings, DeliveryResult, Recipient
 from alerts.email_message import build_email, format_from
 
 log = logging.getLogger(__name__)
+
+
+class MaildirSettings(ChannelSettings):
+    """Messages written to a local Maildir, for the demo and for air-gapped trials."""
+
+    type: Literal["maildir"]
+    path: str = "var/mail"
+    from_address: str = "orm-monitor@localhost"
 
 
 def file_name_for(idempotency_key: str) -> str:
@@ -24,10 +33,10 @@ class MaildirChannel(Channel):
 
     type = "maildir"
 
-    def __init__(self, name: str, path: Path, from_address: str) -> None:
+    def __init__(self, name: str, config: MaildirSettings) -> None:
         super().__init__(name)
-        self._path = Path(path)
-        self._from = format_from(from_address)
+        self._path = Path(config.path)
+        self._from = format_from(config.from_address)
 
     def send(self, alert: Alert, recipient: Recipient, idempotency_key: str) -> DeliveryResult:
         """Write the message once; a second send of the same key finds it and writes nothing."""

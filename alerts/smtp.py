@@ -6,11 +6,21 @@ import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
+from typing import Literal
 
-from alerts.base import Alert, Channel, DeliveryResult, Recipient
+from pydantic import Field, model_validator
+
+from alerts.base import (
+    Alert,
+    Channel,
+    ChannelSettings,
+    CredentialName,
+    DeliveryResult,
+    Recipient,
+    SecretReader,
+)
 from alerts.email_message import build_email, format_from
 from alerts.render import shorten, strip_controls
-from monitor.config import SmtpChannel as SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +28,30 @@ AUTH_FIX = (
     "check the SMTP username and the password credential; Exchange Online disables SMTP AUTH "
     "by default from the end of 2026 — use the graph_mail channel"
 )
+
+
+class SmtpSettings(ChannelSettings):
+    """Email through an SMTP server (Microsoft 365, Google Workspace relay, the LA's relay)."""
+
+    type: Literal["smtp"]
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_credential: CredentialName | None = None
+    from_address: str
+    from_name: str = "orm-monitor"
+    timeout_seconds: float = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _no_clear_text_password(self) -> SmtpSettings:
+        loopback = self.host in {"localhost", "127.0.0.1", "::1"}
+        if self.security == "none" and self.password_credential and not loopback:
+            raise ValueError(
+                'security = "none" would send the SMTP password in clear text; '
+                "use starttls or tls, or an IP-authorised relay without a password"
+            )
+        return self
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -76,12 +110,13 @@ class SmtpChannel(Channel):
         self,
         name: str,
         config: SmtpSettings,
-        password: str | None,
+        secrets: SecretReader,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(name)
         self._config = config
-        self._password = password
+        credential = config.password_credential
+        self._password = secrets(credential) if credential else None
         self._ssl_context = ssl_context
 
     def send(self, alert: Alert, recipient: Recipient, idempotency_key: str) -> DeliveryResult:

@@ -9,15 +9,24 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field
 
-from alerts.base import Alert, AlertItem, Channel, DeliveryResult, Recipient
+from alerts.base import (
+    Alert,
+    AlertItem,
+    Channel,
+    ChannelSettings,
+    CredentialName,
+    DeliveryResult,
+    Recipient,
+    SecretReader,
+)
 from alerts.render import clean_text, item_view, link_view, shorten, strip_controls
 from alerts.retry_after import retry_after
-from monitor.secrets import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +219,21 @@ def build_card(alert: Alert) -> Json:
     return _message(fewer if fewer is not None else _bare(alert))
 
 
+class TeamsSettings(ChannelSettings):
+    """A Teams channel through a Workflows webhook (the URL is a secret)."""
+
+    type: Literal["teams"]
+    webhook_url_credential: CredentialName
+    timeout_seconds: float = Field(30, gt=0)
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to log: scheme and host only (webhook URLs carry their signature)."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/…" if rest else "…"
+
+
 class TeamsChannel(Channel):
     """A Teams channel behind a Workflows webhook URL (a secret: the URL carries a signature)."""
 
@@ -219,15 +243,15 @@ class TeamsChannel(Channel):
     def __init__(
         self,
         name: str,
-        webhook_url: str,
-        timeout_seconds: float = 30,
+        config: TeamsSettings,
+        secrets: SecretReader,
         client: httpx.Client | None = None,
     ) -> None:
         super().__init__(name)
-        self._url = webhook_url
-        self._timeout = timeout_seconds
+        self._url = secrets(config.webhook_url_credential)
+        self._timeout = config.timeout_seconds
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=timeout_seconds)
+        self._client = client or httpx.Client(timeout=self._timeout)
 
     def send(self, alert: Alert, recipient: Recipient, idempotency_key: str) -> DeliveryResult:
         """POST the card: 2xx delivered, 429/5xx/network RETRY, 413 and other 4xx FAILED."""

@@ -14,9 +14,10 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
-    model_validator,
 )
 
+from alerts.base import CredentialName
+from alerts.channels import ChannelSettingsField
 from monitor.calendar import Nation, parse_span
 from monitor.classify.base import Label, Severity
 
@@ -29,7 +30,6 @@ def _check_span(text: str) -> str:
 
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-CredentialName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
 Role = Literal["account_manager", "dsl", "deputy_dsl", "slt", "data_protection_lead", "it_lead"]
 DateSpan = Annotated[str, AfterValidator(_check_span)]
 
@@ -106,64 +106,6 @@ class AlertsConfig(Strict):
     max_item_age_hours: float = Field(72, ge=0)
     flood: FloodConfig = FloodConfig()
     spike: SpikeConfig = SpikeConfig()
-
-
-class SmtpChannel(Strict):
-    """Email through an SMTP server (Microsoft 365, Google Workspace relay, the LA's relay)."""
-
-    type: Literal["smtp"]
-    host: str
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password_credential: CredentialName | None = None
-    from_address: str
-    from_name: str = "orm-monitor"
-    timeout_seconds: float = Field(30, gt=0)
-
-    @model_validator(mode="after")
-    def _no_clear_text_password(self) -> SmtpChannel:
-        loopback = self.host in {"localhost", "127.0.0.1", "::1"}
-        if self.security == "none" and self.password_credential and not loopback:
-            raise ValueError(
-                'security = "none" would send the SMTP password in clear text; '
-                "use starttls or tls, or an IP-authorised relay without a password"
-            )
-        return self
-
-
-class GraphMailChannel(Strict):
-    """Email through Microsoft Graph `sendMail` with app-only credentials."""
-
-    type: Literal["graph_mail"]
-    tenant_id: str
-    client_id: str
-    client_secret_credential: CredentialName
-    sender: str
-    authority_url: str = "https://login.microsoftonline.com"
-    graph_url: str = "https://graph.microsoft.com/v1.0"
-    timeout_seconds: float = Field(30, gt=0)
-
-
-class TeamsChannel(Strict):
-    """A Teams channel through a Workflows webhook (the URL is a secret)."""
-
-    type: Literal["teams"]
-    webhook_url_credential: CredentialName
-    timeout_seconds: float = Field(30, gt=0)
-
-
-class MaildirChannel(Strict):
-    """Messages written to a local Maildir, for the demo and for air-gapped trials."""
-
-    type: Literal["maildir"]
-    path: str = "var/mail"
-    from_address: str = "orm-monitor@localhost"
-
-
-ChannelConfig = Annotated[
-    SmtpChannel | GraphMailChannel | TeamsChannel | MaildirChannel, Field(discriminator="type")
-]
 
 
 class Person(Strict):
@@ -271,7 +213,7 @@ class SchoolConfig(Strict):
     pupil_name_hashes_file: str | None = None
     people: list[Person] = []
     sources: list[SourceConfig] = []
-    channels: dict[Slug, ChannelConfig] = {}
+    channels: dict[Slug, ChannelSettingsField] = {}
     email_channel: str | None = None
     fallback_channel: str | None = None
     routing: dict[Label, Route] = {}
@@ -313,7 +255,7 @@ class TrustConfig(Strict):
     id: Slug = "trust"
     name: str
     people: list[Person] = []
-    channels: dict[Slug, ChannelConfig] = {}
+    channels: dict[Slug, ChannelSettingsField] = {}
     email_channel: str | None = None
     digest: DigestConfig = DigestConfig()
 

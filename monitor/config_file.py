@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from alerts.teams import TeamsSettings
 from monitor.calendar import CalendarError, read_ics_closures
 from monitor.classify.base import Label
 from monitor.config import (
@@ -19,7 +20,6 @@ from monitor.config import (
     Route,
     SchoolConfig,
     SourceConfig,
-    TeamsChannel,
     TrustConfig,
 )
 
@@ -131,7 +131,7 @@ def _check_trust(config: OrmConfig, trust: TrustConfig) -> list[Problem]:
     if trust.email_channel is not None and trust.email_channel not in trust.channels:
         name = trust.email_channel
         problems.append(Problem("trust.email_channel", f"no channel named {name!r} in channels"))
-    if isinstance(trust.channels.get(trust.email_channel or ""), TeamsChannel):
+    if isinstance(trust.channels.get(trust.email_channel or ""), TeamsSettings):
         problems.append(Problem("trust.email_channel", "must name an email channel"))
     if trust.people and trust.email_channel is None:
         problems.append(Problem("trust.email_channel", "set the channel that emails people"))
@@ -153,7 +153,7 @@ def _check_digest(school: SchoolConfig, path: str) -> list[Problem]:
                 Problem(f"{path}.recipients", f"{who!r} is neither a role nor a person id")
             )
     for name in school.digest.teams:
-        if not isinstance(school.channels.get(name), TeamsChannel):
+        if not isinstance(school.channels.get(name), TeamsSettings):
             problems.append(Problem(f"{path}.teams", f"no Teams channel named {name!r}"))
     return problems
 
@@ -170,7 +170,7 @@ def _check_school(school: SchoolConfig, path: str, registry: Any) -> list[Proble
         name = getattr(school, key)
         if name is not None and name not in school.channels:
             problems.append(Problem(f"{path}.{key}", f"no channel named {name!r} in channels"))
-    if isinstance(school.channels.get(school.email_channel or ""), TeamsChannel):
+    if isinstance(school.channels.get(school.email_channel or ""), TeamsSettings):
         problems.append(Problem(f"{path}.email_channel", "must name an email channel"))
     if school.people and school.email_channel is None:
         problems.append(Problem(f"{path}.email_channel", "set the channel that emails people"))
@@ -201,7 +201,7 @@ def _check_routes(school: SchoolConfig, routing: Mapping[Label, Route], path: st
                     )
                 )
         for name in route.teams:
-            if not isinstance(school.channels.get(name), TeamsChannel):
+            if not isinstance(school.channels.get(name), TeamsSettings):
                 problems.append(
                     Problem(f"{path}.{label}.teams", f"no Teams channel named {name!r}")
                 )

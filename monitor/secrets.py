@@ -27,9 +27,3 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str:
         f"'LoadCredential={name}:/etc/orm-monitor/credentials/{name}' to the systemd unit"
     )
 
-
-def redact_url(url: str) -> str:
-    """A URL safe to log: scheme and host only (webhook URLs carry their signature)."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/…" if rest else "…"

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 
 from alerts.channels import build_channel
-from alerts.graph_mail import GraphMailChannel
-from alerts.maildir import MaildirChannel
-from alerts.smtp import SmtpChannel
-from alerts.teams import TeamsChannel
-from monitor import config
+from alerts.graph_mail import GraphMailChannel, GraphMailSettings
+from alerts.maildir import MaildirChannel, MaildirSettings
+from alerts.smtp import SmtpChannel, SmtpSettings
+from alerts.teams import TeamsChannel, TeamsSettings
 from monitor.secrets import MissingSecret, read_secret
 
 CREDENTIALS = {
@@ -34,7 +33,7 @@ class Secrets:
 
 def test_smtp_channel_reads_its_password_credential() -> None:
     secrets = Secrets()
-    settings = config.SmtpChannel(
+    settings = SmtpSettings(
         type="smtp",
         host="smtp.office365.com",
         username="alerts",
@@ -49,14 +48,14 @@ def test_smtp_channel_reads_its_password_credential() -> None:
 
 def test_smtp_relay_without_login_needs_no_credential() -> None:
     secrets = Secrets()
-    settings = config.SmtpChannel(type="smtp", host="smtp-relay.gmail.com", from_address="a@b.org")
+    settings = SmtpSettings(type="smtp", host="smtp-relay.gmail.com", from_address="a@b.org")
     assert isinstance(build_channel("relay", settings, secrets), SmtpChannel)
     assert secrets.asked == []
 
 
 def test_graph_mail_channel_reads_its_client_secret() -> None:
     secrets = Secrets()
-    settings = config.GraphMailChannel(
+    settings = GraphMailSettings(
         type="graph_mail",
         tenant_id="t",
         client_id="c",
@@ -71,7 +70,7 @@ def test_graph_mail_channel_reads_its_client_secret() -> None:
 
 def test_teams_channel_reads_its_webhook_url_and_never_shows_it() -> None:
     secrets = Secrets()
-    settings = config.TeamsChannel(
+    settings = TeamsSettings(
         type="teams", webhook_url_credential="TEAMS_WEBHOOK", timeout_seconds=7
     )
     channel = build_channel("dsl-team", settings, secrets)
@@ -85,7 +84,7 @@ def test_teams_channel_reads_its_webhook_url_and_never_shows_it() -> None:
 
 def test_maildir_channel_needs_no_credential(tmp_path: Path) -> None:
     secrets = Secrets()
-    settings = config.MaildirChannel(type="maildir", path=str(tmp_path / "mail"))
+    settings = MaildirSettings(type="maildir", path=str(tmp_path / "mail"))
     channel = build_channel("demo", settings, secrets)
     assert isinstance(channel, MaildirChannel)
     assert channel.describe() == f"maildir channel 'demo' ({tmp_path / 'mail'})"
@@ -93,6 +92,6 @@ def test_maildir_channel_needs_no_credential(tmp_path: Path) -> None:
 
 
 def test_a_missing_credential_says_how_to_provide_it() -> None:
-    settings = config.TeamsChannel(type="teams", webhook_url_credential="NOT_SET")
+    settings = TeamsSettings(type="teams", webhook_url_credential="NOT_SET")
     with pytest.raises(MissingSecret, match="LoadCredential=NOT_SET"):
         build_channel("dsl-team", settings, Secrets())

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from alerts.base import DeliveryStatus, message_id_for
-from alerts.graph_mail import GraphMailChannel
-from monitor.config import GraphMailChannel as GraphMailSettings
+from alerts.graph_mail import GraphMailChannel, GraphMailSettings
 from tests.support.http import LocalServer, Recorded, Reply, local_server
 from tests.support.sample_alerts import ACCOUNT_MANAGER, hostile_alert, plain_alert
+from tests.support.secrets import secrets_from
 
 TENANT = "7c0c36f5-af83-4c24-8844-9962e0163719"
 CLIENT_ID = "2a4d6a0e-5b7e-4c57-9a53-1f1d5c3c9e11"
@@ -97,7 +97,12 @@ class Microsoft:
 
     def channel(self, **overrides: Any) -> GraphMailChannel:
         client = httpx.Client(transport=LoopbackHttps())
-        return GraphMailChannel("school-graph", self.settings(**overrides), SECRET, client=client)
+        return GraphMailChannel(
+            "school-graph",
+            self.settings(**overrides),
+            secrets_from(GRAPH_SECRET=SECRET),
+            client=client,
+        )
 
     def sends(self) -> list[Recorded]:
         return self.server.requests_to(SEND_PATH)

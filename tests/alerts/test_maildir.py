@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from alerts.base import DeliveryStatus, message_id_for
-from alerts.maildir import MaildirChannel, file_name_for
+from alerts.maildir import MaildirChannel, MaildirSettings, file_name_for
 from tests.support.sample_alerts import ACCOUNT_MANAGER, hostile_alert, plain_alert
 
 KEY = "outbox:7:am"
 
 
 def channel(tmp_path: Path) -> MaildirChannel:
-    return MaildirChannel("demo-mail", tmp_path / "mail", "orm-monitor@stmarys.example.org")
+    settings = MaildirSettings(
+        type="maildir", path=str(tmp_path / "mail"), from_address="orm-monitor@stmarys.example.org"
+    )
+    return MaildirChannel("demo-mail", settings)
 
 
 def test_writes_the_alert_into_new(tmp_path: Path) -> None:

@@ -15,12 +15,11 @@ from sqlalchemy import select
 
 from alerts.base import Alert, Attachment, DeliveryStatus, Recipient, Report
 from alerts.journal import SentJournal
-from alerts.maildir import MaildirChannel, file_name_for
+from alerts.maildir import MaildirChannel, MaildirSettings, file_name_for
 from alerts.outbox import Dispatcher, enqueue
-from alerts.smtp import SmtpChannel
+from alerts.smtp import SmtpChannel, SmtpSettings
 from monitor import models
 from monitor.config import OrmConfig
-from monitor.config import SmtpChannel as SmtpSettings
 from monitor.db import Database
 from monitor.service import ChannelCache
 from monitor.store import sync_config
@@ -36,6 +35,7 @@ from tests.support.clock import Clock
 from tests.support.config import build, raw_config
 from tests.support.http import Reply, local_server
 from tests.support.sample_alerts import ACCOUNT_MANAGER
+from tests.support.secrets import secrets_from
 from tests.support.smtp import SmtpServer, smtp_server
 
 KEY = "digest:st-marys:2026-W47:am@stmarys.example.org"
@@ -136,7 +136,7 @@ def smtp_channel(server: SmtpServer) -> SmtpChannel:
         from_address="alerts@stmarys.example.org",
         timeout_seconds=5,
     )
-    return SmtpChannel("school-mail", settings, None)
+    return SmtpChannel("school-mail", settings, secrets_from())
 
 
 def test_smtp_sends_the_report_as_one_message_with_inline_chart_and_pdf(
@@ -194,7 +194,10 @@ def test_an_inline_chart_is_not_offered_as_an_attachment(server: SmtpServer) -> 
 
 
 def test_maildir_writes_the_same_report_message(tmp_path: Path) -> None:
-    channel = MaildirChannel("demo-mail", tmp_path / "mail", "orm-monitor@stmarys.example.org")
+    settings = MaildirSettings(
+        type="maildir", path=str(tmp_path / "mail"), from_address="orm-monitor@stmarys.example.org"
+    )
+    channel = MaildirChannel("demo-mail", settings)
     result = channel.send(digest_alert(), ACCOUNT_MANAGER, KEY)
 
     assert result.status is DeliveryStatus.DELIVERED

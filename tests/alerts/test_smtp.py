@@ -11,14 +11,14 @@ from email.message import EmailMessage
 import pytest
 
 from alerts.base import DeliveryStatus, Recipient, message_id_for
-from alerts.smtp import SmtpChannel, classify_error
-from monitor.config import SmtpChannel as SmtpSettings
+from alerts.smtp import SmtpChannel, SmtpSettings, classify_error
 from tests.support.sample_alerts import (
     ACCOUNT_MANAGER,
     HOSTILE_TEXT,
     hostile_alert,
     plain_alert,
 )
+from tests.support.secrets import secrets_from
 from tests.support.smtp import SmtpServer, smtp_server
 
 KEY = "outbox:42:am"
@@ -44,7 +44,10 @@ def settings(server: SmtpServer, **overrides: object) -> SmtpSettings:
 
 
 def channel(server: SmtpServer, password: str | None = None, **overrides: object) -> SmtpChannel:
-    return SmtpChannel("school-mail", settings(server, **overrides), password)
+    if password is not None:
+        overrides = {"password_credential": "SMTP_PASSWORD", **overrides}
+    reader = secrets_from(SMTP_PASSWORD=password) if password is not None else secrets_from()
+    return SmtpChannel("school-mail", settings(server, **overrides), reader)
 
 
 def only_message(server: SmtpServer) -> EmailMessage:
@@ -190,7 +193,9 @@ def test_connection_refused_is_retried() -> None:
         from_address="alerts@stmarys.example.org",
         timeout_seconds=5,
     )
-    result = SmtpChannel("school-mail", config, None).send(plain_alert(), ACCOUNT_MANAGER, KEY)
+    result = SmtpChannel("school-mail", config, secrets_from()).send(
+        plain_alert(), ACCOUNT_MANAGER, KEY
+    )
     assert result.status is DeliveryStatus.RETRY
     assert result.error is not None and "ConnectionRefusedError" in result.error
 
@@ -208,7 +213,9 @@ def test_server_that_never_answers_is_retried_after_the_timeout() -> None:
             from_address="alerts@stmarys.example.org",
             timeout_seconds=0.3,
         )
-        result = SmtpChannel("school-mail", config, None).send(plain_alert(), ACCOUNT_MANAGER, KEY)
+        result = SmtpChannel("school-mail", config, secrets_from()).send(
+            plain_alert(), ACCOUNT_MANAGER, KEY
+        )
     assert result.status is DeliveryStatus.RETRY
     assert result.error == "no answer from the SMTP server in time"
 

@@ -15,9 +15,17 @@ import pytest
 from jsonschema import Draft6Validator
 
 from alerts.base import Alert, AlertItem, DeliveryResult, DeliveryStatus, Recipient
-from alerts.teams import MAX_BODY_BYTES, SHORTENED_NOTE, TeamsChannel, build_card, encode
+from alerts.teams import (
+    MAX_BODY_BYTES,
+    SHORTENED_NOTE,
+    TeamsChannel,
+    TeamsSettings,
+    build_card,
+    encode,
+)
 from tests.support.http import LocalServer, Recorded, Reply, local_server
 from tests.support.sample_alerts import HOSTILE_TEXT, hostile_alert, plain_alert
+from tests.support.secrets import secrets_from
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "teams" / "adaptive-card-1.5.json"
 HOOK_PATH = "/workflows/4f1c/triggers/manual/paths/invoke"
@@ -179,7 +187,8 @@ def server() -> Iterator[LocalServer]:
 
 def webhook(server: LocalServer, **kwargs: Any) -> TeamsChannel:
     url = server.url(f"{HOOK_PATH}?api-version=1&{SIGNATURE}")
-    return TeamsChannel("safeguarding", url, **kwargs)
+    settings = TeamsSettings(type="teams", webhook_url_credential="TEAMS_WEBHOOK", **kwargs)
+    return TeamsChannel("safeguarding", settings, secrets_from(TEAMS_WEBHOOK=url))
 
 
 def assert_no_secret(result: DeliveryResult, channel: TeamsChannel) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from alerts.maildir import MaildirSettings
+from alerts.teams import TeamsSettings
 from monitor import models
-from monitor.config import DigestConfig, MaildirChannel, TeamsChannel
+from monitor.config import DigestConfig
 from monitor.config_file import ConfigError, parse_config_text
 from monitor.db import Database
 from monitor.store import sync_config
@@ -175,7 +177,7 @@ def test_a_digest_recipient_that_is_neither_a_role_nor_a_person_is_a_problem() -
 def test_digest_teams_must_name_the_schools_teams_channels() -> None:
     channels = {"mail": {"type": "maildir", "path": "var/mail"}, "slt-teams": dict(TEAMS)}
     school = build(_raw(channels=channels, digest={"teams": ["slt-teams"]})).school("st-marys")
-    assert isinstance(school.channels["slt-teams"], TeamsChannel)
+    assert isinstance(school.channels["slt-teams"], TeamsSettings)
     assert school.digest.teams == ["slt-teams"]
 
     raw = _raw(channels=channels, digest={"teams": ["slt-teams", "mail", "ghost"]})
@@ -221,7 +223,7 @@ def test_a_trust_is_a_tenant_with_its_own_people_channels_and_digest() -> None:
     assert [p.id for p in trust.people] == ["ceo", "dpo"]
     assert [p.email for p in trust.people_with("slt")] == ["ceo@oak.example"]
     assert set(trust.channels) == {"trust-mail", "trust-teams"}
-    assert isinstance(trust.channels["trust-mail"], MaildirChannel)
+    assert isinstance(trust.channels["trust-mail"], MaildirSettings)
     assert trust.email_channel == "trust-mail"
     assert trust.digest.teams == ["trust-teams"]
     assert trust.sources == []
