@@ -37,7 +37,7 @@ def run_one(profile: str, count: int, batch: int, threads: int) -> dict[str, flo
 
     from monitor.classify import build_classifier, model_layer
     from monitor.classify.base import Watchlists
-    from monitor.config import ClassifierConfig
+    from monitor.classify.settings import ClassifierConfig
 
     torch.set_num_threads(threads)
     started = time.perf_counter()

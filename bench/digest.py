@@ -23,11 +23,11 @@ from typing import Any
 
 import sample_week  # bench/ is on the path when this script runs
 
-from monitor.config import OrmConfig
-from monitor.config_file import load_demo_config, parse_config
-from monitor.db import Database
+from monitor.config.loading import load_demo_config, parse_config
+from monitor.config.schema import OrmConfig
 from monitor.digest.delivery import DigestJob, build
 from monitor.digest.week import Week
+from monitor.storage.engine import Database
 
 WEEK = Week(2026, 47)
 MONDAY_SEVEN = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, update
 
-from monitor import models
-from monitor.config import OrmConfig, SchoolConfig
-from monitor.db import Database
+from monitor.config.schema import OrmConfig, SchoolConfig
 from monitor.digest.week import Week
-from monitor.store import sync_config
+from monitor.storage import models
+from monitor.storage.engine import Database
+from monitor.storage.ingest import sync_config
 
 LONDON = ZoneInfo("Europe/London")
 TRENDS = (0.55, 0.6, 0.7, 0.8, 0.75, 0.9, 0.85, 1.0)

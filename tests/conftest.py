@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.db import Database
+from monitor.storage.engine import Database
 
 POSTGRES_URL = os.environ.get("ORM_TEST_DATABASE_URL")
 LOCAL_NAMES = {"localhost", "localhost.localdomain", ""}

@@ -126,3 +126,10 @@ class Classifier(Protocol):
     def classify(self, texts: Sequence[str]) -> list[Assessment]:
         """One assessment per text, in order."""
         ...
+
+
+def assessable_text(title: str | None, text: str) -> str:
+    """What the classifier reads: the title (if not already in the text) and the text."""
+    if title and title not in text:
+        return f"{title}\n{text}"
+    return text

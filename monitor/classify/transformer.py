@@ -22,7 +22,7 @@ from monitor.classify.heads import (
 from monitor.classify.task_model import TaskModel
 
 if TYPE_CHECKING:
-    from monitor.config import ClassifierConfig, OrmConfig, SchoolConfig
+    from monitor.classify.settings import ClassifierConfig
 
 log = logging.getLogger(__name__)
 
@@ -169,16 +169,16 @@ def model_layer(
     )
 
 
-def school_heads_dir(config: OrmConfig, school: SchoolConfig) -> Path:
+def school_heads_dir(models_dir: Path, school_id: str) -> Path:
     """Where a school's own trained heads live (under the service's models directory)."""
-    return config.service.models_dir / "heads" / school.id
+    return models_dir / "heads" / school_id
 
 
-def current_heads_dir(config: OrmConfig, school: SchoolConfig) -> Path:
+def current_heads_dir(config: ClassifierConfig, models_dir: Path, school_id: str) -> Path:
     """The heads the school's classifier uses: its own, else the configured, else shipped."""
-    own = school_heads_dir(config, school)
+    own = school_heads_dir(models_dir, school_id)
     if (own / "manifest.json").is_file():
         return own
-    if config.classifier.heads:
-        return Path(config.classifier.heads).expanduser()
-    return SHIPPED_DIR / config.classifier.profile
+    if config.heads:
+        return Path(config.heads).expanduser()
+    return SHIPPED_DIR / config.profile

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from monitor import models
-from monitor.calendar import short_local
-from monitor.config import SchoolConfig, SourceConfig
+from monitor.calendar.working_days import short_local
+from monitor.config.schema import SchoolConfig, SourceConfig
+from monitor.storage import models
 
 OUTAGE_TEXT = {
     "auth": "token expired or revoked",

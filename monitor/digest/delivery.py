@@ -14,15 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from alerts.base import Recipient
-from alerts.outbox import enqueue
-from monitor import models
-from monitor.config import OrmConfig, Person, SchoolConfig
-from monitor.db import Database
+from monitor.config.people import resolve
+from monitor.config.schema import OrmConfig, Person, SchoolConfig
+from monitor.delivery.outbox import enqueue
 from monitor.digest.figures import school_week
 from monitor.digest.render import DigestDocument, TrustView, content_id, render
 from monitor.digest.week import Week, latest_due, send_time
-from monitor.models import utcnow
-from monitor.routing import resolve
+from monitor.storage import models
+from monitor.storage.engine import Database
+from monitor.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,17 +15,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from monitor import models
-from monitor.calendar import duration_text, short_local
+from monitor.calendar.working_days import duration_text, short_local
 from monitor.classify.base import DEFAULT_SEVERITY, Label, Severity
 from monitor.classify.rules import redact_pupil_names
-from monitor.config import SchoolConfig, route_for, severity_for
+from monitor.config.people import resolve
+from monitor.config.schema import SchoolConfig, route_for, severity_for
+from monitor.config.watchlist import load_name_hashes
 from monitor.digest.coverage import SourceCoverage, coverage
 from monitor.digest.incidents import IncidentView, incidents
 from monitor.digest.week import Week
-from monitor.routing import resolve
-from monitor.watchlist import load_name_hashes
-from monitor.windows import ANSWERED, DISMISSED, OPEN
+from monitor.replies.windows import ANSWERED, DISMISSED, OPEN
+from monitor.storage import models
 
 TREND_WEEKS = 8
 EXCERPT_CHARS = 280

@@ -11,7 +11,7 @@ from alerts.graph_mail import GraphMailChannel, GraphMailSettings
 from alerts.maildir import MaildirChannel, MaildirSettings
 from alerts.smtp import SmtpChannel, SmtpSettings
 from alerts.teams import TeamsChannel, TeamsSettings
-from monitor.secrets import MissingSecret, read_secret
+from monitor.config.secrets import MissingSecret, read_secret
 
 CREDENTIALS = {
     "SMTP_PASSWORD": "smtp-pw",

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from connectors.base import AuthError, Connector, FetchResult, JSONValue, network_reason
-from monitor.secrets import MissingSecret
+from monitor.config.secrets import MissingSecret
 
 
 def _closed_port() -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from monitor.config import OrmConfig
-from monitor.config_file import parse_config
+from monitor.config.loading import parse_config
+from monitor.config.schema import OrmConfig
 
 PEOPLE = [
     {

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor import models
 from monitor.classify.rules import hash_name
-from monitor.config import OrmConfig
-from monitor.db import Database
+from monitor.config.schema import OrmConfig
 from monitor.digest.week import Week
-from monitor.store import sync_config
+from monitor.storage import models
+from monitor.storage.engine import Database
+from monitor.storage.ingest import sync_config
 from tests.support.config import build, raw_config
 
 WEEK = Week(2026, 47)

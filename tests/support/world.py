@@ -12,8 +12,8 @@ from typing import Any
 
 import tomli_w
 
-from monitor.config import OrmConfig
-from monitor.service import Service
+from monitor.config.schema import OrmConfig
+from monitor.service.daemon import Service
 from tests.support.config import build, raw_config, rss_source
 from tests.support.http import LocalServer, Reply, local_server
 from tests.support.smtp import SmtpServer, smtp_server

@@ -69,7 +69,7 @@ def test_an_unknown_model_is_one_line_naming_what_to_check(tmp_path: Path) -> No
 def test_the_command_pulls_into_the_services_models_dir(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from monitor.cli import main
+    from monitor.cli.app import main
 
     with local_server() as hub:
         serve_repo(hub, "acme/school-offensive")
@@ -85,7 +85,7 @@ def test_the_command_fails_in_one_line_when_the_hub_cannot_be_reached(
 ) -> None:
     import socket
 
-    from monitor.cli import main
+    from monitor.cli.app import main
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -10,9 +10,9 @@ import pytest
 
 from monitor.classify.base import Label, Sentiment
 from monitor.classify.encoder import ModelMissing, bundled_model_dir
+from monitor.classify.settings import ClassifierConfig
 from monitor.classify.task_model import TaskModel, class_order
 from monitor.classify.transformer import model_layer
-from monitor.config import ClassifierConfig
 
 TOKENIZER_FILES = (
     "vocab.txt",

@@ -12,8 +12,8 @@ from monitor.classify import build_classifier
 from monitor.classify.base import Label, Sentiment, Watchlists
 from monitor.classify.encoder import BUNDLED_SHA256, Encoder, ModelMissing, resolve
 from monitor.classify.heads import SHIPPED_DIR, Head, Heads, load_heads
+from monitor.classify.settings import ClassifierConfig
 from monitor.classify.transformer import TransformersLayer, model_layer, shared_layer
-from monitor.config import ClassifierConfig
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_a_profile_without_heads_stops_the_daemon_at_start_with_the_fix(
 ) -> None:
     import tomli_w
 
-    from monitor.cli import main
+    from monitor.cli.app import main
     from tests.support.config import raw_config
 
     raw = raw_config(database_url=f"sqlite:///{tmp_path / 'orm.db'}")

@@ -1,0 +1,162 @@
+"""The small web endpoint behind the one-click links in alerts.
+
+A GET only shows what the link will do and a button: mail scanners (Outlook Safe Links, Gmail)
+open every link in a message, so closing a window on GET would close it before anyone read
+the alert. The POST from the button closes it, once.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sqlalchemy import select
+
+from monitor.replies import windows
+from monitor.replies.links import LinkError, LinkSigner, WindowAction
+from monitor.storage import models
+from monitor.storage.engine import Database
+from monitor.storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+VERBS = {"answered": "I have replied", "dismissed": "No reply needed"}
+PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>orm-monitor</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}
+blockquote{{border-left:4px solid #ccc;margin:1rem 0;padding:.5rem 1rem;white-space:pre-wrap}}
+button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head><body>{body}</body></html>"""
+
+
+class WindowLinks:
+    """What the endpoint does, apart from HTTP: read a link, show it, act on it once."""
+
+    def __init__(
+        self, db: Database, signer: LinkSigner, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.db, self.signer, self.clock = db, signer, clock
+
+    def show(self, token: str) -> tuple[int, str]:
+        """The confirmation page for a link."""
+        try:
+            action = self.signer.read(token)
+        except LinkError as error:
+            return HTTPStatus.BAD_REQUEST, _page(str(error))
+        with self.db.session() as session:
+            window = session.get(models.ReplyWindow, action.window_id)
+            item = session.get(models.Item, window.item_id) if window else None
+            if window is None or item is None:
+                return HTTPStatus.NOT_FOUND, _page("This reply window no longer exists.")
+            if window.status != windows.OPEN:
+                return HTTPStatus.CONFLICT, _page(f"Already closed ({window.status}).")
+            return HTTPStatus.OK, _confirm(token, action, item.text)
+
+    def act(self, token: str) -> tuple[int, str]:
+        """Close the window the link names; a second use finds it closed."""
+        try:
+            action = self.signer.read(token)
+        except LinkError as error:
+            return HTTPStatus.BAD_REQUEST, _page(str(error))
+        with self.db.session() as session:
+            item_id = session.scalar(
+                select(models.ReplyWindow.item_id).where(models.ReplyWindow.id == action.window_id)
+            )
+            if item_id is None:
+                return HTTPStatus.NOT_FOUND, _page("This reply window no longer exists.")
+            try:
+                windows.close(
+                    session,
+                    item_id,
+                    how=action.action,
+                    by="one-click link",
+                    note=f"link {action.nonce}",
+                    now=self.clock(),
+                )
+            except windows.WindowError as error:
+                return HTTPStatus.CONFLICT, _page(str(error))
+        return HTTPStatus.OK, _page(f"Done: recorded as “{VERBS[action.action]}”. Thank you.")
+
+
+def _page(message: str) -> str:
+    return PAGE.format(body=f"<h1>orm-monitor</h1><p>{html.escape(message)}</p>")
+
+
+def _confirm(token: str, action: WindowAction, text: str) -> str:
+    body = (
+        f"<h1>{html.escape(VERBS[action.action])}</h1><p>This closes the reply window for:</p>"
+        f"<blockquote>{html.escape(text[:1000])}</blockquote>"
+        f'<form method="post" action="/w/{html.escape(token, quote=True)}">'
+        f'<button type="submit">{html.escape(VERBS[action.action])}</button></form>'
+    )
+    return PAGE.format(body=body)
+
+
+class WebServer:
+    """Serves /w/<token> and /healthz on a loopback or LAN address in a background thread."""
+
+    def __init__(self, links: WindowLinks, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        self._httpd = ThreadingHTTPServer((host, int(port)), _handler(links))
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.2,), name="web", daemon=True
+        )
+
+    @property
+    def address(self) -> str:
+        """host:port actually bound."""
+        host, port = self._httpd.server_address[:2]
+        return f"{host!s}:{port}"
+
+    def start(self) -> None:
+        """Start serving."""
+        self._thread.start()
+        log.info("one-click links served on http://%s/", self.address)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "orm-monitor"
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._reply(HTTPStatus.OK, "ok", "text/plain")
+            elif self.path.startswith("/w/"):
+                self._reply(*links.show(self.path[3:]))
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, _page("Not found."))
+
+        def do_POST(self) -> None:
+            if self.path.startswith("/w/"):
+                self._reply(*links.act(self.path[3:]))
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, _page("Not found."))
+
+        def _reply(self, status: int, body: str, kind: str = "text/html") -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            )
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("web: %s", format % args)  # tokens stay out of the normal log
+
+    return Handler
