@@ -1,4 +1,4 @@
-"""`orm-monitor classifier eval` and `orm-monitor models pull`: the classifier's tools."""
+"""`classifier eval|correct|train`: measure the classifier, correct it, retrain a school's heads."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors import default_registry
-from monitor.classify.base import Classifier, Label
-from monitor.classify.encoder import ModelMissing, pull
+from monitor.classify.base import Classifier, Label, Sentiment
+from monitor.classify.corpus import SEEDS, TASKS
 from monitor.classify.evaluate import (
     DEFAULT_BATCH,
     TASK_NAMES,
@@ -22,11 +22,21 @@ from monitor.classify.evaluate import (
     ratio,
     task_named,
 )
+from monitor.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    Commands,
+    add_actions,
+    add_command,
+    config_from,
+    database,
+)
 from monitor.config.schema import OrmConfig
+from monitor.corrections import feedback
+from monitor.corrections.retrain import retrain
 from monitor.flow.pipeline import Pipeline
 from monitor.storage.engine import Database
 
-EXIT_USAGE = 2
 PROGRESS_EVERY_S = 2.0
 SUMMARY = "score a school's classifier on a labelled CSV"
 EPILOG = f"""\
@@ -49,7 +59,20 @@ example:
 """
 
 
-def add_eval_arguments(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def register(commands: Commands) -> None:
+    """Add `classifier eval`, `classifier correct` and `classifier train`."""
+    group = add_command(commands, "classifier", None, "classifier tools")
+    actions = add_actions(group, "classify_command")
+    _eval_arguments(add_command(actions, "eval", cmd_classifier_eval, SUMMARY))
+    _correct_arguments(
+        add_command(actions, "correct", cmd_correct, "record what the classifier got wrong")
+    )
+    _train_arguments(
+        add_command(actions, "train", cmd_train, "refit a school's heads from corrections")
+    )
+
+
+def _eval_arguments(command: argparse.ArgumentParser) -> None:
     """The arguments and help of `classifier eval`."""
     command.formatter_class = argparse.RawDescriptionHelpFormatter
     command.epilog = EPILOG
@@ -65,7 +88,6 @@ def add_eval_arguments(command: argparse.ArgumentParser) -> argparse.ArgumentPar
         metavar="N",
         help=f"texts per classifier call (default: {DEFAULT_BATCH})",
     )
-    return command
 
 
 def _positive(value: str) -> int:
@@ -75,16 +97,14 @@ def _positive(value: str) -> int:
     return number
 
 
-def cmd_classifier_eval(
-    args: argparse.Namespace, config_from: Callable[[argparse.Namespace], OrmConfig]
-) -> int:
+def cmd_classifier_eval(args: argparse.Namespace) -> int:
     """Score the school's classifier on FILE.csv; print the scores as JSON, last on stdout."""
     task = task_named(args.task)
     try:
         examples = load_examples(args.file, task)
     except ExamplesError as error:
         print(f"orm-monitor: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG
     classifier = school_classifier(config_from(args), args.school, args.secrets)
     result = evaluate(classifier, examples, task, args.batch_size, StderrProgress())
     print(json.dumps(result.summary()))
@@ -122,30 +142,71 @@ class StderrProgress:
         print(f"classified {done:,}/{total:,} ({rate:,.0f} items/s)", file=stream, flush=True)
 
 
-PULL_SUMMARY = "download a Hugging Face model for the classifier, once, on a server with internet"
+def _correct_arguments(correct: argparse.ArgumentParser) -> None:
+    """Arguments of `classifier correct`."""
+    labels = [str(label) for label in Label]
+    correct.add_argument("item", type=int, help="the item number shown in alerts and status")
+    correct.add_argument("--not", dest="wrong", action="append", default=[], choices=labels)
+    correct.add_argument("--missed", action="append", default=[], choices=labels)
+    correct.add_argument("--sentiment", choices=[str(s) for s in Sentiment])
+    correct.add_argument("--by", required=True, help="who is correcting (for the audit log)")
 
 
-def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `orm-monitor models pull`."""
-    parser.add_argument("model", help="the model's Hugging Face id, e.g. org/name")
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        help="where to keep it (default: the service's state_dir/models, where the daemon looks)",
+def _train_arguments(train_cmd: argparse.ArgumentParser) -> None:
+    """Arguments of `classifier train`."""
+    train_cmd.add_argument("--school", required=True, help="whose corrections to learn from")
+    train_cmd.add_argument(
+        "--data", type=Path, required=True, help="directory of the public training CSVs"
     )
-    parser.add_argument("--endpoint", help="a Hugging Face mirror (default: huggingface.co)")
+    train_cmd.add_argument("--seeds", type=Path, default=SEEDS, help="the seed posts CSV")
 
 
-def cmd_models_pull(
-    args: argparse.Namespace, load: Callable[[argparse.Namespace], OrmConfig]
-) -> int:
-    """Fetch the model's configs, tokenizer and safetensors weights; print where and which."""
-    directory = args.models_dir or load(args).service.models_dir
+def cmd_correct(args: argparse.Namespace) -> int:
+    """Record the corrections for one item."""
+    db = database(config_from(args), args.secrets)
     try:
-        path, version = pull(args.model, directory, args.endpoint)
-    except ModelMissing as error:
+        with db.session() as session:
+            rows = feedback.record(
+                session,
+                args.item,
+                wrong=[Label(x) for x in args.wrong],
+                missed=[Label(x) for x in args.missed],
+                sentiment=Sentiment(args.sentiment) if args.sentiment else None,
+                by=args.by,
+            )
+            school = rows[0].school_id
+    except feedback.CorrectionError as error:
         print(f"orm-monitor: {error}", file=sys.stderr)
-        return 1
-    print(f"pulled {version} into {path}")
-    print(f'use it: [classifier] model = "{args.model}" (with heads trained for it)')
+        return EXIT_FAILED
+    print(f"item {args.item}: {len(rows)} correction(s) recorded for {school}")
+    print(f"learn from them: orm-monitor classifier train --school {school} --data DIR")
     return 0
+
+
+def cmd_train(args: argparse.Namespace, say: Callable[[str], None] = print) -> int:
+    """Refit the school's heads and say what changed."""
+    config = config_from(args)
+    school = config.school(args.school)
+    with database(config, args.secrets).session() as session:
+        examples = feedback.school_examples(session, school.id)
+    if not examples:
+        say(f"no corrections recorded for {school.id} yet: see `orm-monitor classifier correct`")
+        return EXIT_FAILED
+    needed = (args.seeds, *(args.data / f for t in TASKS for f in (t.train, t.validation)))
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        say(
+            f"cannot train: {', '.join(missing)} not found (--data is the directory of the public"
+            " CSVs, --seeds the seed posts, training/seeds.csv in the source tree)"
+        )
+        return EXIT_CONFIG
+    report = retrain(config, school, examples, args.data, args.seeds)
+    say(f"{len(examples)} correction(s); {report.held_out} held out to compare:")
+    say(f"  held-out agreement: before {report.held_before:.2f}, after {report.held_after:.2f}")
+    for name, (before, after) in report.validation.items():
+        say(f"  {name} validation macro-F1: before {before:.4f}, after {after:.4f}")
+    if report.kept:
+        say(f"new heads written to {report.written_to}; restart the service to use them")
+        return 0
+    say("kept the current heads: the new ones were worse on public validation data")
+    return EXIT_FAILED

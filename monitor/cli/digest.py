@@ -10,6 +10,16 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from monitor.cli.common import (
+    EXIT_FAILED,
+    Commands,
+    UsageError,
+    add_actions,
+    add_command,
+    config_from,
+    current_user,
+    database,
+)
 from monitor.config.schema import OrmConfig
 from monitor.delivery.channels import ChannelCache
 from monitor.delivery.dispatcher import Dispatcher
@@ -36,11 +46,21 @@ examples:
 FORMATS = {".pdf", ".html", ".htm", ".txt"}
 
 
-class DigestUsage(Exception):
-    """A digest command line that cannot be carried out; the message says what to change."""
+def register(commands: Commands) -> None:
+    """Add `digest` and `incident close`."""
+    _digest_arguments(add_command(commands, "digest", cmd_digest, SUMMARY))
+    incident = add_command(commands, "incident", None, "the case log of serious items")
+    _incident_arguments(
+        add_command(
+            add_actions(incident, "incident_command"),
+            "close",
+            cmd_incident_close,
+            "close an incident with a note",
+        )
+    )
 
 
-def add_digest_arguments(command: argparse.ArgumentParser) -> None:
+def _digest_arguments(command: argparse.ArgumentParser) -> None:
     """The arguments and help of `digest`."""
     command.formatter_class = argparse.RawDescriptionHelpFormatter
     command.epilog = EPILOG
@@ -52,17 +72,19 @@ def add_digest_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
-def add_incident_arguments(command: argparse.ArgumentParser, user: str) -> None:
+def _incident_arguments(command: argparse.ArgumentParser) -> None:
     """The arguments of `incident close`."""
     command.add_argument("incident", type=int, help="the incident number shown in the digest")
     command.add_argument("--note", required=True, help="what was done (kept in the case log)")
-    command.add_argument("--by", default=user, help="who closed it (default: you)")
+    command.add_argument("--by", default=current_user(), help="who closed it (default: you)")
 
 
-def cmd_digest(args: argparse.Namespace, config: OrmConfig, db: Database) -> int:
+def cmd_digest(args: argparse.Namespace) -> int:
     """Build a digest, write it and/or send it."""
+    config = config_from(args)
+    db = database(config, args.secrets)
     if args.out is not None and args.out.suffix.lower() not in FORMATS:
-        raise DigestUsage(f"cannot write {args.out}: name a .pdf, .html or .txt file")
+        raise UsageError(f"cannot write {args.out}: name a .pdf, .html or .txt file")
     scope = scope_of(config, args.school)
     now = utcnow()
     week = _week(args.week, now, ZoneInfo(config.service.timezone))
@@ -91,7 +113,7 @@ def scope_of(config: OrmConfig, school: str | None) -> str:
     if len(config.schools) == 1 and config.trust is None:
         return config.schools[0].id
     known = [s.id for s in config.schools] + ([config.trust.id] if config.trust else [])
-    raise DigestUsage(f"name the school with --school (one of: {', '.join(known)})")
+    raise UsageError(f"name the school with --school (one of: {', '.join(known)})")
 
 
 def _week(text: str | None, now: datetime, zone: ZoneInfo) -> Week:
@@ -100,7 +122,7 @@ def _week(text: str | None, now: datetime, zone: ZoneInfo) -> Week:
     try:
         return Week.parse(text)
     except ValueError as error:
-        raise DigestUsage(str(error)) from None
+        raise UsageError(str(error)) from None
 
 
 def _write(path: Path, document: DigestDocument) -> int:
@@ -112,7 +134,7 @@ def _write(path: Path, document: DigestDocument) -> int:
     try:
         path.write_bytes(data)
     except OSError as error:
-        raise DigestUsage(f"cannot write {path}: {error.strerror}") from None
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
     return len(data)
 
 
@@ -144,14 +166,15 @@ def _send(
     return 0
 
 
-def cmd_incident_close(args: argparse.Namespace, db: Database) -> int:
+def cmd_incident_close(args: argparse.Namespace) -> int:
     """Close an incident with a note."""
+    db = database(config_from(args), args.secrets)
     try:
         with db.session() as session:
             incident = close_incident(session, args.incident, args.by, args.note, utcnow())
             summary = incident.summary
     except IncidentError as error:
         print(f"orm-monitor: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(f"incident {args.incident} closed: {summary}")
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from alerts.teams import TeamsSettings
-from monitor.calendar.working_days import CalendarError, read_ics_closures
+from monitor.calendar.closures import CalendarError, read_ics_closures
 from monitor.classify.base import Label
 from monitor.config.schema import (
     ROUTE_ROLES,

@@ -18,7 +18,8 @@ from pydantic import (
 
 from alerts.base import CredentialName
 from alerts.channels import ChannelSettingsField
-from monitor.calendar.working_days import Nation, parse_span
+from monitor.calendar.closures import parse_span
+from monitor.calendar.working_days import Nation
 from monitor.classify.base import Label, Severity
 from monitor.classify.settings import ClassifierConfig
 

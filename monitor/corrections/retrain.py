@@ -1,4 +1,4 @@
-"""Learning from the school: `classifier correct` records examples, `classifier train` refits.
+"""Learning from the school: refit a school's heads from its corrections, kept only if not worse.
 
 New heads are written only when they are not worse than the current ones on the public
 validation files; the report shows the school's held-out examples before and after.
@@ -6,16 +6,13 @@ validation files; the report shows the school's held-out examples before and aft
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.classify.base import Label, Sentiment
-from monitor.classify.corpus import SEEDS, TASKS, Example, FeatureCache, read_labelled, read_seeds
+from monitor.classify.corpus import TASKS, Example, FeatureCache, read_labelled, read_seeds
 from monitor.classify.encoder import ModelMissing
 from monitor.classify.fit import macro_f1
 from monitor.classify.heads import Heads
@@ -27,8 +24,6 @@ from monitor.classify.transformer import (
     shared_layer,
 )
 from monitor.config.schema import OrmConfig, SchoolConfig
-from monitor.corrections import feedback
-from monitor.storage.engine import Database
 
 TOLERANCE = 0.002
 """New heads may score this much below the current ones on public validation (noise), no more."""
@@ -131,72 +126,3 @@ def _replace(heads: Heads, target: Path) -> None:
         target.rename(old)
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
-
-
-# --- command line -------------------------------------------------------------------------------
-
-
-def add_arguments(correct: argparse.ArgumentParser, retrain_cmd: argparse.ArgumentParser) -> None:
-    """Arguments of `classifier correct` and `classifier train`."""
-    labels = [str(label) for label in Label]
-    correct.add_argument("item", type=int, help="the item number shown in alerts and status")
-    correct.add_argument("--not", dest="wrong", action="append", default=[], choices=labels)
-    correct.add_argument("--missed", action="append", default=[], choices=labels)
-    correct.add_argument("--sentiment", choices=[str(s) for s in Sentiment])
-    correct.add_argument("--by", required=True, help="who is correcting (for the audit log)")
-    retrain_cmd.add_argument("--school", required=True, help="whose corrections to learn from")
-    retrain_cmd.add_argument(
-        "--data", type=Path, required=True, help="directory of the public training CSVs"
-    )
-    retrain_cmd.add_argument("--seeds", type=Path, default=SEEDS, help="the seed posts CSV")
-
-
-def cmd_correct(args: argparse.Namespace, db: Database, config: OrmConfig) -> int:
-    """Record the corrections for one item."""
-    try:
-        with db.session() as session:
-            rows = feedback.record(
-                session,
-                args.item,
-                wrong=[Label(x) for x in args.wrong],
-                missed=[Label(x) for x in args.missed],
-                sentiment=Sentiment(args.sentiment) if args.sentiment else None,
-                by=args.by,
-            )
-            school = rows[0].school_id
-    except feedback.CorrectionError as error:
-        print(f"orm-monitor: {error}", file=sys.stderr)
-        return 1
-    print(f"item {args.item}: {len(rows)} correction(s) recorded for {school}")
-    print(f"learn from them: orm-monitor classifier train --school {school} --data DIR")
-    return 0
-
-
-def cmd_train(
-    args: argparse.Namespace, db: Database, config: OrmConfig, say: Callable[[str], None] = print
-) -> int:
-    """Refit the school's heads and say what changed."""
-    school = config.school(args.school)
-    with db.session() as session:
-        examples = feedback.school_examples(session, school.id)
-    if not examples:
-        say(f"no corrections recorded for {school.id} yet: see `orm-monitor classifier correct`")
-        return 1
-    needed = (args.seeds, *(args.data / f for t in TASKS for f in (t.train, t.validation)))
-    missing = [str(path) for path in needed if not path.is_file()]
-    if missing:
-        say(
-            f"cannot train: {', '.join(missing)} not found (--data is the directory of the public"
-            " CSVs, --seeds the seed posts, training/seeds.csv in the source tree)"
-        )
-        return 2
-    report = retrain(config, school, examples, args.data, args.seeds)
-    say(f"{len(examples)} correction(s); {report.held_out} held out to compare:")
-    say(f"  held-out agreement: before {report.held_before:.2f}, after {report.held_after:.2f}")
-    for name, (before, after) in report.validation.items():
-        say(f"  {name} validation macro-F1: before {before:.4f}, after {after:.4f}")
-    if report.kept:
-        say(f"new heads written to {report.written_to}; restart the service to use them")
-        return 0
-    say("kept the current heads: the new ones were worse on public validation data")
-    return 1

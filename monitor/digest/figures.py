@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from monitor.calendar.working_days import duration_text, short_local
+from monitor.calendar.clock import duration_text, short_local
 from monitor.classify.base import DEFAULT_SEVERITY, Label, Severity
 from monitor.classify.rules import redact_pupil_names
 from monitor.config.people import resolve

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from monitor.calendar.working_days import short_local
+from monitor.calendar.clock import short_local
 from monitor.flow.incidents import OPEN
 from monitor.storage import models
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Recipient
-from monitor.calendar.working_days import duration_text, short_local
+from monitor.calendar.clock import duration_text, short_local
 from monitor.config.people import resolve
 from monitor.config.schema import OrmConfig, Person, SchoolConfig
 from monitor.delivery.notices import window_item

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from monitor.calendar.working_days import short_local
+from monitor.calendar.clock import short_local
 from monitor.config.schema import OrmConfig
 from monitor.replies.windows import OpenWindow, open_windows
 from monitor.storage import models

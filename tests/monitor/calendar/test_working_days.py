@@ -9,18 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.calendar.clock import parse_received
+from monitor.calendar.closures import CalendarError, expand_spans, parse_span, read_ics_closures
 from monitor.calendar.working_days import (
-    CalendarError,
     Nation,
     WorkingCalendar,
     _at_local,
     calendar_for,
     describe_due,
     due_at,
-    expand_spans,
-    parse_received,
-    parse_span,
-    read_ics_closures,
 )
 
 LONDON = ZoneInfo("Europe/London")

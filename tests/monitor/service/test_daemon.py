@@ -104,7 +104,7 @@ def test_run_without_a_config_says_how_to_get_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("ORM_MONITOR_CONFIG", raising=False)
-    monkeypatch.setattr("monitor.cli.app.DEFAULT_CONFIG", Path("/nonexistent/config.toml"))
+    monkeypatch.setattr("monitor.cli.common.DEFAULT_CONFIG", Path("/nonexistent/config.toml"))
     assert main(["run"]) == 1
     assert (
         "pass --config FILE, set ORM_MONITOR_CONFIG, or try the bundled demo with --demo"

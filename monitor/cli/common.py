@@ -1,0 +1,80 @@
+"""What every command shares: the configuration it runs on, the database, exit codes, errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeAlias
+
+from monitor.config.loading import load_config, load_demo_config
+from monitor.config.schema import OrmConfig
+from monitor.config.secrets import read_secret
+from monitor.demo.fake_mastodon import FakeMastodon
+from monitor.storage.engine import Database, database_url
+
+DEFAULT_CONFIG = Path("/etc/orm-monitor/config.toml")
+EXIT_FAILED = 1
+"""A runtime failure: a source unreachable, a database error, nothing to do."""
+EXIT_CONFIG = 2
+"""A configuration error (or a command line that cannot be carried out as written)."""
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""The `add_subparsers()` group a command joins."""
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A problem the user fixes by changing the command line or the environment."""
+
+
+def add_command(
+    group: Commands, name: str, handler: Handler | None, help_text: str
+) -> argparse.ArgumentParser:
+    """A (sub)command whose `handler(args)` runs it; None for a group of actions."""
+    command: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    command.set_defaults(handler=handler)
+    return command
+
+
+def add_actions(command: argparse.ArgumentParser, dest: str) -> Commands:
+    """The actions of a command group (`db upgrade`, `classifier eval`, …): one is required."""
+    return command.add_subparsers(dest=dest, required=True, metavar="ACTION")
+
+
+def config_from(args: argparse.Namespace) -> OrmConfig:
+    """The config named on the command line, in the environment, or the default path."""
+    config = _load(args)
+    if not args.verbose:
+        logging.getLogger().setLevel(config.service.log_level)
+    return config
+
+
+def _load(args: argparse.Namespace) -> OrmConfig:
+    if args.demo:
+        args.fake_api = FakeMastodon().start()
+        args.secrets = args.fake_api.secrets(read_secret)
+        return load_demo_config(args.state_dir.resolve(), mastodon_url=args.fake_api.url)
+    path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    if path is None:
+        raise UsageError(
+            "no configuration: pass --config FILE, set ORM_MONITOR_CONFIG, "
+            "or try the bundled demo with --demo"
+        )
+    return load_config(path)
+
+
+def database(config: OrmConfig, secrets: Callable[[str], str]) -> Database:
+    """The service's database, migrated (its URL may come from a credential)."""
+    db = Database(database_url(config, secrets))
+    db.upgrade()
+    return db
+
+
+def current_user() -> str:
+    """Who is running the command (the person behind sudo, if any): the default `--by`."""
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
