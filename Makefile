@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check monitor connectors alerts tests bench
 	$(BIN)/ruff format --check monitor connectors alerts tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 test: install lint
 	$(BIN)/python -m pytest
