@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,19 +10,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.calendar.clock import duration_text, short_local
 from monitor.classify.base import DEFAULT_SEVERITY, Label, Severity
 from monitor.classify.rules import redact_pupil_names
-from monitor.config.people import resolve
 from monitor.config.schema import SchoolConfig, route_for, severity_for
 from monitor.config.watchlist import load_name_hashes
 from monitor.digest.coverage import SourceCoverage, coverage
 from monitor.digest.incidents import IncidentView, incidents
+from monitor.digest.reply_stats import ReplyStats, reply_stats
 from monitor.digest.week import Week
-from monitor.replies.windows import ANSWERED, DISMISSED, OPEN
 from monitor.storage import models
 
 TREND_WEEKS = 8
@@ -80,39 +77,6 @@ class FlagRow:
     severity: str
     count: int
     held_by_dsl: bool
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A reply window the school missed, and whose account it was."""
-
-    item_id: int
-    source: str
-    received: str
-    due: str
-    replied: str
-    responsible: str
-
-
-@dataclass(frozen=True)
-class ReplyStats:
-    """How the school kept its reply rule: windows opened this week, and those due in it."""
-
-    opened: int
-    in_time: int
-    late: int
-    dismissed: int
-    pending: int
-    still_open_late: int
-    median_hours: float | None
-    p90_hours: float | None
-    breaches: tuple[Breach, ...]
-
-    @property
-    def share_in_time(self) -> float | None:
-        """Answered within the window, of those answered or breached (None if none were)."""
-        counted = self.in_time + self.late + self.still_open_late
-        return self.in_time / counted if counted else None
 
 
 @dataclass(frozen=True)
@@ -205,7 +169,7 @@ def school_week(
         flagged_items=len(flagged),
         serious_items=sum(1 for r in this if r.severity >= Severity.HIGH),
         held_by_dsl=sum(1 for r in this if HELD_BY_DSL.intersection(r.labels)),
-        replies=_replies(session, school, start, min(end, now), now, zone),
+        replies=reply_stats(session, school, start, min(end, now), zone),
         incidents=incidents(session, school.id, start, end, zone),
         top=quoted[: len(top)],
         praise=quoted[len(top) :],
@@ -357,72 +321,6 @@ def _pupil_hashes(school: SchoolConfig) -> frozenset[str]:
 def _shorten(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
-
-
-def _replies(
-    session: Session,
-    school: SchoolConfig,
-    start: datetime,
-    until: datetime,
-    now: datetime,
-    zone: ZoneInfo,
-) -> ReplyStats:
-    window = models.ReplyWindow
-    windows = session.scalars(
-        select(window)
-        .where(window.school_id == school.id)
-        .where(
-            or_(
-                and_(window.opened_at >= start, window.opened_at < until),
-                and_(window.due_at >= start, window.due_at < until),
-            )
-        )
-        .order_by(window.opened_at)
-    ).all()
-    opened = [w for w in windows if start <= w.opened_at < until]
-    # Performance counts each window once: in the week its reply was due.
-    due = [w for w in windows if start <= w.due_at < until]
-    answered = [(w, _replied_at(w)) for w in due if w.status == ANSWERED]
-    hours = sorted((at - w.opened_at).total_seconds() / 3600 for w, at in answered if at)
-    late = [w for w, at in answered if at is None or at > w.due_at]
-    open_late = [w for w in due if w.status == OPEN]
-    return ReplyStats(
-        opened=len(opened),
-        in_time=len(answered) - len(late),
-        late=len(late),
-        dismissed=sum(1 for w in opened if w.status == DISMISSED),
-        pending=sum(1 for w in opened if w.status == OPEN and w.due_at >= until),
-        still_open_late=len(open_late),
-        median_hours=statistics.median(hours) if hours else None,
-        p90_hours=_nearest_rank(hours, 0.9),
-        breaches=tuple(
-            _breach(school, w, zone) for w in sorted([*late, *open_late], key=lambda w: w.due_at)
-        ),
-    )
-
-
-def _replied_at(window: models.ReplyWindow) -> datetime | None:
-    return window.first_reply_at or window.closed_at
-
-
-def _nearest_rank(values: Sequence[float], share: float) -> float | None:
-    """The nearest-rank percentile: a time that really occurred, never interpolated."""
-    if not values:
-        return None
-    return values[max(0, math.ceil(share * len(values)) - 1)]
-
-
-def _breach(school: SchoolConfig, window: models.ReplyWindow, zone: ZoneInfo) -> Breach:
-    source = next((s for s in school.sources if s.id == window.source_id), None)
-    replied = _replied_at(window) if window.status == ANSWERED else None
-    return Breach(
-        item_id=window.item_id,
-        source=source.display_name if source else (window.source_id or "unknown"),
-        received=short_local(window.opened_at, zone),
-        due=short_local(window.due_at, zone),
-        replied=short_local(replied, zone) if replied else "no reply yet",
-        responsible=", ".join(p.name for p in resolve(school, source, "lead")) or "nobody set",
-    )
 
 
 def hours_text(hours: float | None) -> str:

@@ -37,10 +37,14 @@ from monitor.web.one_click import WebServer, WindowLinks
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 300
-TICK_SECONDS = 10
-HOUSEKEEPING_MINUTES = 5
-REPLY_CLOCK_SECONDS = 60
-DIGEST_CHECK_MINUTES = 5
+TICK = timedelta(seconds=10)
+HOUSEKEEPING = timedelta(minutes=5)
+REPLY_CLOCK = timedelta(seconds=60)
+SPIKE_CHECK = timedelta(hours=1)
+DIGEST_CHECK = timedelta(minutes=5)
+NOW = timedelta(0)
+PeriodicJob = tuple[str, str, Callable[[], None], timedelta, timedelta | None]
+"""(job id, name in logs, the job, how often, first run after start; None: one period after)."""
 STARTUP_SLACK = timedelta(minutes=10)
 """A source unpolled for two intervals plus this when the service starts was not watched."""
 STOP_WAIT_SECONDS = 100
@@ -121,52 +125,34 @@ class Service:
                 minutes=self._interval_minutes(source.id),
                 next_run_time=now + timedelta(seconds=2 * index),
             )
-        self.scheduler.add_job(
-            self._counted(self.dispatch_job, "dispatcher"),
-            "interval",
-            id="dispatch",
-            seconds=self.config.alerts.interval_seconds,
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self._counted(self.housekeeping_job, "housekeeping"),
-            "interval",
-            id="housekeeping",
-            minutes=HOUSEKEEPING_MINUTES,
-        )
-        self.scheduler.add_job(
-            self._counted(self.tick_job, "watchdog tick"),
-            "interval",
-            id="tick",
-            seconds=TICK_SECONDS,
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self._counted(self.reply_clock_job, "reply clock"),
-            "interval",
-            id="reply-clock",
-            seconds=REPLY_CLOCK_SECONDS,
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self._counted(self.spike_job, "spike check"),
-            "interval",
-            id="spikes",
-            hours=1,
-            next_run_time=now + timedelta(minutes=5),
-        )
-        self.scheduler.add_job(
-            self._counted(self.digest_job, "weekly digest"),
-            "interval",
-            id="digest",
-            minutes=DIGEST_CHECK_MINUTES,
-            next_run_time=now + timedelta(seconds=30),  # a digest missed while down goes now
-        )
+        for job_id, name, job, every, first in self._periodic_jobs():
+            when = {} if first is None else {"next_run_time": now + first}
+            self.scheduler.add_job(
+                self._counted(job, name),
+                "interval",
+                id=job_id,
+                name=name,
+                seconds=every.total_seconds(),
+                **when,
+            )
         self._start_web()
         self.scheduler.start()
         status = f"watching {len(enabled)} source(s) for {len(self.config.schools)} school(s)"
         self.notifier.send(READY="1", STATUS=status)
         log.info("orm-monitor started: %s", status)
+
+    def _periodic_jobs(self) -> list[PeriodicJob]:
+        """The service's own jobs besides polling, each with when it first runs after start."""
+        dispatch = timedelta(seconds=self.config.alerts.interval_seconds)
+        return [
+            ("dispatch", "dispatcher", self.dispatch_job, dispatch, NOW),
+            ("housekeeping", "housekeeping", self.housekeeping_job, HOUSEKEEPING, None),
+            ("tick", "watchdog tick", self.tick_job, TICK, NOW),
+            ("reply-clock", "reply clock", self.reply_clock_job, REPLY_CLOCK, NOW),
+            ("spikes", "spike check", self.spike_job, SPIKE_CHECK, timedelta(minutes=5)),
+            # a digest missed while the service was down goes out soon after it starts
+            ("digest", "weekly digest", self.digest_job, DIGEST_CHECK, timedelta(seconds=30)),
+        ]
 
     def _start_web(self) -> None:
         listen = self.config.service.web_listen
