@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.monitor.test_surges import _busy_hour, _insert, _spikes
+from tests.monitor.flow.test_surges import _busy_hour, _insert, _spikes
 
 from monitor.flow.spikes import SpikeWatch
 from monitor.storage.engine import Database

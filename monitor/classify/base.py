@@ -9,7 +9,7 @@ from typing import Protocol
 
 
 class Label(StrEnum):
-    """The categories of DESIGN.md; an item may carry several."""
+    """What the classifier can say about a post (README: "Labels"); an item may carry several."""
 
     CRITICISM = "criticism"
     QUERY = "query"

@@ -308,7 +308,7 @@ DEFAULT_ROUTES: dict[Label, tuple[str, ...]] = {
 
 
 def route_for(school: SchoolConfig, source: SourceConfig, label: Label) -> Route:
-    """The route for `label`: the source's own, else the school's, else DESIGN.md's default."""
+    """The route for `label`: the source's own, else the school's, else `DEFAULT_ROUTES`."""
     if label in source.routing:
         return source.routing[label]
     if label in school.routing:

@@ -1,0 +1,1 @@
+"""Reply windows: the 24-hour rule from opening to closing, reminders, breaches, signed links."""

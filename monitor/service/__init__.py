@@ -1,0 +1,1 @@
+"""The daemon: scheduler wiring, how jobs run and stop, systemd's notify protocol, `status`."""

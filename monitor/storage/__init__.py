@@ -1,0 +1,1 @@
+"""The database: engine and migrations, the tables, and ingest (writing what connectors found)."""

@@ -135,20 +135,3 @@ def _new_version(session: Session, row: models.Item, item: Item, now: datetime) 
             raw_sha256=payload_sha256(item.raw),
         )
     )
-
-
-def audit(
-    session: Session,
-    actor: str,
-    action: str,
-    *,
-    school_id: str | None = None,
-    item_id: int | None = None,
-    **detail: object,
-) -> None:
-    """Append one line to the audit log."""
-    session.add(
-        models.AuditEntry(
-            actor=actor, action=action, school_id=school_id, item_id=item_id, detail=detail
-        )
-    )

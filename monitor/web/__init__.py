@@ -1,0 +1,1 @@
+"""The web endpoints: today the one-click links of alerts; the inbox lands here."""

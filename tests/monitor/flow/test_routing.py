@@ -1,8 +1,12 @@
-"""Routing: labels to people and channels, from DESIGN.md's defaults and the school's config."""
+"""Routing: labels to people and channels, from the default routes and the school's config."""
 
 from __future__ import annotations
 
-from monitor.classify.base import Assessment, Label, Severity, Signal
+import re
+from pathlib import Path
+
+from monitor.classify.base import DEFAULT_SEVERITY, Assessment, Label, Severity, Signal
+from monitor.config.schema import DEFAULT_ROUTES
 from monitor.flow.routing import decide
 from tests.support.config import build, raw_config, rss_source
 
@@ -97,3 +101,24 @@ def test_a_role_nobody_holds_falls_back_to_the_account_manager() -> None:
     assert set(_who(decide(school, source, _assessment(Label.DEFAMATION)))) == {
         "j.smith@school.example"
     }
+
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+WHO = {
+    "the account's lead": "lead",
+    "SLT": "slt",
+    "the DSLs": "dsl",
+    "the data protection lead": "data_protection_lead",
+}
+
+
+def test_the_readme_table_of_labels_is_the_default_routing() -> None:
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \| (\w+) \|$", README.read_text(), re.M)
+    table = {
+        Label(label): (
+            tuple(WHO[who] for who in told.strip().split(", ") if not who.startswith("nobody")),
+            Severity.parse(severity),
+        )
+        for label, told, severity in rows
+    }
+    assert table == {label: (DEFAULT_ROUTES[label], DEFAULT_SEVERITY[label]) for label in Label}
