@@ -1,0 +1,65 @@
+"""The command line: every command the README lists exists, each group adds its own commands."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.cli.app import COMMAND_GROUPS, main, parser
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+DOCUMENTED = [
+    line.split()
+    for line in re.findall(
+        r"^\| `orm-monitor ([a-z -]+?)(?: [A-Z\[-].*?)?` \|", README.read_text(), re.M
+    )
+]
+
+
+def commands_of(top: argparse.ArgumentParser) -> set[str]:
+    subparsers = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    return set(subparsers.choices)
+
+
+def test_the_readme_lists_every_top_level_command_and_no_other() -> None:
+    assert len(DOCUMENTED) == 15
+    assert {words[0] for words in DOCUMENTED} == commands_of(parser())
+
+
+@pytest.mark.parametrize("words", DOCUMENTED, ids=" ".join)
+def test_each_documented_command_has_its_help(
+    words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*words, "--help"])
+    assert done.value.code == 0
+    assert f"usage: orm-monitor {' '.join(words)}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_each_command_group_registers_its_own_commands() -> None:
+    seen: list[str] = []
+    for group in COMMAND_GROUPS:
+        top = argparse.ArgumentParser(prog="orm-monitor")
+        group.register(top.add_subparsers())
+        added = commands_of(top)
+        assert added, group.__name__
+        seen += added
+    assert sorted(seen) == sorted(commands_of(parser()))
+
+
+def test_python_dash_m_monitor_cli_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "due", "2026-12-24T15:00", "--nation", "england"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == (
+        "received Thu 24 Dec 2026 15:00 GMT → due Tue 29 Dec 2026 15:00 GMT "
+        "(24 h; Christmas Day, Saturday, Sunday, Boxing Day (observed) skipped)\n"
+    )
