@@ -109,16 +109,22 @@ def orm_monitor(site: Path, config: Path, *args: str) -> subprocess.CompletedPro
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_a_connector_installed_under_the_entry_point_group_is_a_source_type(
-    tmp_path: Path,
-) -> None:
+def with_noticeboard(tmp_path: Path, **settings: str) -> tuple[Path, Path]:
+    """The plugin installed in a site directory, and a config with one source of its type."""
     site = tmp_path / "site"
     site.mkdir()
     install_plugin(site)
-    source = {"id": "board", "type": "noticeboard", "lead": "jsmith", "board": "High Street"}
+    source = {"id": "board", "type": "noticeboard", "lead": "jsmith", **settings}
     raw = raw_config(database_url=f"sqlite:///{tmp_path / 'orm.db'}", sources=[source])
     config = tmp_path / "config.toml"
     config.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    return site, config
+
+
+def test_a_connector_installed_under_the_entry_point_group_is_a_source_type(
+    tmp_path: Path,
+) -> None:
+    site, config = with_noticeboard(tmp_path, board="High Street")
 
     checked = orm_monitor(site, config, "check-config")
     assert checked.returncode == 0, checked.stderr
@@ -131,13 +137,7 @@ def test_a_connector_installed_under_the_entry_point_group_is_a_source_type(
 
 
 def test_a_third_party_source_is_checked_against_its_own_config_model(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    install_plugin(site)
-    source = {"id": "board", "type": "noticeboard", "lead": "jsmith", "boards": "High Street"}
-    raw = raw_config(database_url=f"sqlite:///{tmp_path / 'orm.db'}", sources=[source])
-    config = tmp_path / "config.toml"
-    config.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    site, config = with_noticeboard(tmp_path, boards="High Street")
 
     checked = orm_monitor(site, config, "check-config")
     assert checked.returncode == 2
