@@ -15,11 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.monitor.flow.test_surges import _busy_hour, _insert, _spikes
-
 from monitor.flow.spikes import SpikeWatch
 from monitor.storage.engine import Database
 from monitor.storage.ingest import sync_config
+from tests.monitor.flow.test_surges import _busy_hour, _insert, _spikes
 from tests.support.clock import Clock
 from tests.support.config import build, raw_config, rss_source
 
