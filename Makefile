@@ -18,8 +18,8 @@ run: install
 	$(BIN)/orm-monitor --demo run
 
 lint: install
-	$(BIN)/ruff check monitor connectors alerts tests bench
-	$(BIN)/ruff format --check monitor connectors alerts tests bench
+	$(BIN)/ruff check monitor connectors alerts tests bench training
+	$(BIN)/ruff format --check monitor connectors alerts tests bench training
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo --no-cache
 

@@ -61,6 +61,11 @@ DEFAULT_SEVERITY: dict[Label, Severity] = {
 }
 
 
+PAGING_LABELS = frozenset({Label.THREAT, Label.SAFEGUARDING, Label.EXTREMISM, Label.SEXUAL})
+"""Labels that alert the DSL at once, but only when the classifier is confident: a less certain
+hit is held for review (the DSL's morning summary) instead of paging anyone."""
+
+
 class Sentiment(StrEnum):
     """Overall tone of a post."""
 
@@ -75,9 +80,13 @@ class Signal:
 
     label: Label
     score: float
+    """The layer's confidence: a calibrated probability for the model, 1.0 or 0.6 for a rule."""
     layer: str
     rule: str
     evidence: str = ""
+    confident: bool = True
+    """Enough on its own to page for a paging label: the model above the label's paging
+    threshold, or a strong rule; other signals page only when a second layer agrees."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class Assessment:
     sentiment: Sentiment | None = None
     sentiment_score: float | None = None
     model_version: str = ""
+    profile: str = ""
+    """The classifier profile that made it (`default`, `fast`, `rules`)."""
 
     @property
     def labels(self) -> frozenset[Label]:
@@ -97,6 +108,19 @@ class Assessment:
     def score(self, label: Label) -> float:
         """The highest score any layer gave `label` (0.0 when none raised it)."""
         return max((s.score for s in self.signals if s.label == label), default=0.0)
+
+    def alerts_now(self, label: Label) -> bool:
+        """Whether `label` alerts at once: any label raised, except a paging label that no
+        confident signal raised and only one layer did (that one is held for review)."""
+        found = [s for s in self.signals if s.label == label]
+        if not found or label not in PAGING_LABELS:
+            return bool(found)
+        return any(s.confident for s in found) or len({s.layer for s in found}) > 1
+
+    @property
+    def held_for_review(self) -> frozenset[Label]:
+        """Paging labels raised with too little confidence to page: the DSL reviews them."""
+        return frozenset(label for label in self.labels if not self.alerts_now(label))
 
 
 @dataclass(frozen=True)

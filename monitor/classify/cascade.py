@@ -41,6 +41,10 @@ class Cascade:
         if not layers:
             raise ValueError("a cascade needs at least one layer")
         self.layers = tuple(layers)
+        self.profile = next(
+            (str(p) for layer in layers if (p := getattr(layer, "profile", None))), "rules"
+        )
+        """The profile an assessment records: the model layer's, or `rules` without one."""
 
     @property
     def model_version(self) -> str:
@@ -56,7 +60,7 @@ class Cascade:
         provided = self._provided_sentiments(texts)
         version = self.model_version
         return [
-            _assessment(signals, given, version)
+            _assessment(signals, given, version, self.profile)
             for signals, given in zip(merged, provided, strict=True)
         ]
 
@@ -85,10 +89,10 @@ def _check_length(
 
 
 def _assessment(
-    signals: tuple[Signal, ...], given: tuple[Sentiment, float] | None, version: str
+    signals: tuple[Signal, ...], given: tuple[Sentiment, float] | None, version: str, profile: str
 ) -> Assessment:
     sentiment, score = given if given is not None else derive_sentiment(signals)
-    return Assessment(signals, sentiment, score, version)
+    return Assessment(signals, sentiment, score, version, profile)
 
 
 def derive_sentiment(signals: Sequence[Signal]) -> tuple[Sentiment, float]:

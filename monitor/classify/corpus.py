@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -44,6 +46,54 @@ class Task:
     train: str
     validation: str
     classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SafeguardingTask:
+    """A public safeguarding corpus (`safeguarding/NAME_train.csv`) for one DSL label's head."""
+
+    label: str
+    """The head, named after the label it raises."""
+    train: str
+    positive: str
+    """The file's positive class (`selfharm` stands for the label `safeguarding`)."""
+
+
+CRITICAL_TASKS = (
+    SafeguardingTask("threat", "threat_train.csv", "threat"),
+    SafeguardingTask("safeguarding", "selfharm_train.csv", "selfharm"),
+    SafeguardingTask("extremism", "extremism_train.csv", "extremism"),
+    SafeguardingTask("sexual", "sexual_train.csv", "sexual"),
+)
+"""The labels that page the DSL, each with the public corpus that trains its head."""
+VALIDATION_SHARE = 5
+"""One post in this many of the safeguarding corpora is kept for validation, never trained on."""
+
+
+ENCODER_SHARE = 4
+"""One sentiment tweet in this many tunes the encoder (training/finetune.py); the others stay
+unseen by it, so that paging thresholds are measured on posts it never learnt from."""
+
+
+def is_validation(text: str) -> bool:
+    """Whether a safeguarding post belongs to the validation split (by its content, not order)."""
+    return _bucket(text, "validation", VALIDATION_SHARE) == 0
+
+
+def tunes_encoder(text: str) -> bool:
+    """Whether a sentiment tweet is one the encoder was fine-tuned on."""
+    return _bucket(text, "encoder", ENCODER_SHARE) == 0
+
+
+def measures_paging(text: str) -> bool:
+    """Whether an inoffensive OLID tweet is kept from the encoder's tuning, so that paging
+    thresholds are measured on contentious but harmless posts it never learnt from."""
+    return _bucket(text, "paging", ENCODER_SHARE) == 0
+
+
+def _bucket(text: str, purpose: str, share: int) -> int:
+    salt = "" if purpose == "validation" else f"{purpose}:"
+    return int(hashlib.sha256((salt + text).encode("utf-8")).hexdigest(), 16) % share
 
 
 TASKS = (
@@ -125,6 +175,25 @@ def seed_classes(seeds: Sequence[Seed], head: str) -> list[str]:
         return ["offensive" if seed.labels & OFFENSIVE else "not_offensive" for seed in seeds]
     label = Label(head)
     return [head if label in seed.labels else f"not_{head}" for seed in seeds]
+
+
+def git_revision() -> str:
+    """The source tree's commit, for a manifest ("unknown" outside a git checkout)."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    try:
+        result = subprocess.run(  # noqa: S603 - a fixed git command, no user input
+            [git, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip()
 
 
 def file_sha256(path: Path) -> str:

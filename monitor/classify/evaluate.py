@@ -276,6 +276,37 @@ def score(
     )
 
 
+@dataclass(frozen=True)
+class Assessed:
+    """Each row's assessment, in order, and how long the classifier took."""
+
+    assessments: list[Assessment]
+    seconds: float
+
+
+def assess_rows(
+    classifier: Classifier,
+    rows: Sequence[Example],
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Assessed:
+    """Classify every row in batches, timing it."""
+    started = clock()
+    assessments = classify_in_batches(classifier, [row.text for row in rows], batch_size, progress)
+    return Assessed(assessments, clock() - started)
+
+
+def score_rows(task: Task, rows: Sequence[Example], assessed: Assessed) -> EvalResult:
+    """Score the rows' assessments against their gold labels."""
+    outcomes = [
+        (row.gold, task.predict(assessment))
+        for row, assessment in zip(rows, assessed.assessments, strict=True)
+    ]
+    version = assessed.assessments[0].model_version if assessed.assessments else ""
+    return score(task, outcomes, assessed.seconds, version)
+
+
 def evaluate(
     classifier: Classifier,
     rows: Sequence[Example],
@@ -285,15 +316,54 @@ def evaluate(
     clock: Callable[[], float] = time.perf_counter,
 ) -> EvalResult:
     """Classify every row in batches and score the predictions against the gold labels."""
-    started = clock()
-    assessments = classify_in_batches(classifier, [row.text for row in rows], batch_size, progress)
-    seconds = clock() - started
-    outcomes = [
-        (row.gold, task.predict(assessment))
-        for row, assessment in zip(rows, assessments, strict=True)
-    ]
-    version = assessments[0].model_version if assessments else ""
-    return score(task, outcomes, seconds, version)
+    return score_rows(task, rows, assess_rows(classifier, rows, batch_size, progress, clock))
+
+
+PREDICTION_COLUMNS = (
+    "text",
+    "expected",
+    "predicted",
+    "correct",
+    "score",
+    "held_for_review",
+    "fired",
+)
+
+
+def write_predictions(
+    path: Path, task: Task, rows: Sequence[Example], assessments: Sequence[Assessment]
+) -> None:
+    """One CSV row a text: expected and predicted classes, the score behind the prediction,
+    what was held for review, and every signal with the rule or model that raised it."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(PREDICTION_COLUMNS)
+        for row, assessment in zip(rows, assessments, strict=True):
+            predicted = task.predict(assessment)
+            out.writerow(
+                [
+                    row.text,
+                    ";".join(sorted(row.gold)),
+                    ";".join(sorted(predicted)),
+                    "yes" if predicted == row.gold else "no",
+                    _score_text(task, assessment),
+                    ";".join(sorted(str(label) for label in assessment.held_for_review)),
+                    "; ".join(
+                        f"{s.label} {s.score:.2f} {s.layer}:{s.rule}" for s in assessment.signals
+                    ),
+                ]
+            )
+
+
+def _score_text(task: Task, assessment: Assessment) -> str:
+    """The confidence in the task's prediction: the label's score, or the sentiment's."""
+    if task.name == SENTIMENT_TASK:
+        score = assessment.sentiment_score
+    elif task.name in {str(label) for label in Label}:
+        score = assessment.score(Label(task.name))
+    else:
+        score = max((s.score for s in assessment.signals), default=None)
+    return "" if score is None else f"{score:.4f}"
 
 
 def classify_in_batches(

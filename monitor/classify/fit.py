@@ -27,33 +27,90 @@ def fit_head(
     *,
     for_recall: bool = False,
     weights: Sequence[float] | None = None,
+    page_budget: tuple[Array, float] | None = None,
 ) -> tuple[Head, dict[str, float]]:
-    """The head and its held-out (3-fold) scores; two-class heads get a tuned threshold."""
+    """The head, calibrated on its held-out (3-fold) logits, and its held-out scores.
+
+    A two-class head gets a tuned threshold; with `page_budget` (a mask of ordinary posts and
+    the share of them it may page on) also a paging threshold measured on those posts.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     y = np.array([classes.index(label) for label in labels])
-    sample_weight = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    weighted = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=3000)
-    threshold, held = 0.5, {}
-    if len(classes) == 2:
-        folds = min(3, int(np.bincount(y, minlength=2).min()))
-        if folds >= 2:
-            probabilities = cross_val_predict(
-                model,
-                x,
-                y,
-                cv=folds,
-                method="predict_proba",
-                params={"sample_weight": sample_weight},
-            )[:, 1]
-            choose = recall_threshold if for_recall else f1_threshold
-            threshold = choose(probabilities, y)
+    folds = min(3, int(np.bincount(y, minlength=len(classes)).min()))
+    threshold, page, calibration, held = 0.5, None, (1.0, 0.0), {}
+    if folds >= 2:
+        logits = cross_val_predict(
+            model,
+            x,
+            y,
+            cv=folds,
+            method="decision_function",
+            params={"sample_weight": weighted},
+        )
+        if len(classes) == 2:
+            calibration = platt(logits, y)
+            probabilities = sigmoid(logits * calibration[0] + calibration[1])
+            threshold = (recall_threshold if for_recall else f1_threshold)(probabilities, y)
             held = binary_scores(probabilities >= threshold, y == 1)
-    model.fit(x, y, sample_weight=sample_weight)
+            if page_budget is not None:
+                page, paging = page_threshold(probabilities, y, threshold, *page_budget)
+                held |= paging
+        else:
+            calibration = (1.0 / temperature(logits, y), 0.0)
+    model.fit(x, y, sample_weight=weighted)
     coefficients = np.asarray(model.coef_, dtype=np.float32)
     bias = np.asarray(model.intercept_, dtype=np.float32)
-    return Head(name, classes, coefficients, bias, threshold), held
+    head = Head(name, classes, coefficients, bias, threshold, True, calibration, page)
+    return head, held
+
+
+def sigmoid(z: Array) -> Array:
+    """The logistic function."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+
+
+def platt(logits: Array, y: Array) -> tuple[float, float]:
+    """(scale, shift) so that sigmoid(scale * logit + shift) is a calibrated probability."""
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y)
+    return round(float(fitted.coef_[0][0]), 6), round(float(fitted.intercept_[0]), 6)
+
+
+def temperature(logits: Array, y: Array) -> float:
+    """The softmax temperature (0.25 to 5) with the lowest held-out negative log-likelihood."""
+    best, best_loss = 1.0, float("inf")
+    for t in np.arange(0.25, 5.01, 0.05):
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -float(np.mean(log_p[np.arange(len(y)), y]))
+        if loss < best_loss:
+            best, best_loss = round(float(t), 2), loss
+    return best
+
+
+def page_threshold(
+    probabilities: Array, y: Array, floor: float, ordinary: Array, budget: float
+) -> tuple[float, dict[str, float]]:
+    """The lowest cut-off (not below `floor`) that pages on at most `budget` of the ordinary
+    posts, and what it pages on: their share and the positives' recall."""
+    quiet = np.sort(probabilities[ordinary & (y == 0)])
+    if len(quiet) == 0:
+        return floor, {"page_threshold": floor}
+    allowed = int(np.floor(budget * len(quiet)))
+    cut = float(quiet[len(quiet) - allowed - 1]) + 1e-6 if allowed < len(quiet) else floor
+    cut = round(max(cut, floor), 4)
+    pages = probabilities >= cut
+    return cut, {
+        "page_threshold": cut,
+        "page_ordinary_share": round(float(np.mean(pages[ordinary & (y == 0)])), 5),
+        "page_recall": round(recall(pages, y == 1), 4),
+    }
 
 
 def f1_threshold(probabilities: Array, y: Array) -> float:

@@ -54,12 +54,24 @@ class Head:
     """For a two-class head: the probability of classes[1] at which it is predicted."""
     enabled: bool = True
     """False for a head whose held-out F1 was too low to trust: kept, but raises nothing."""
+    calibration: tuple[float, float] = (1.0, 0.0)
+    """(scale, shift) applied to the logits, fitted on held-out predictions (Platt scaling for
+    two classes, a temperature for more), so that a probability means what it says."""
+    page_threshold: float | None = None
+    """For a paging label: the calibrated probability from which the model alone pages the DSL;
+    between `threshold` and this the label is held for review (None: every hit pages)."""
+
+    def logits(self, x: Matrix) -> Matrix:
+        """The calibrated logits, one row per input."""
+        scale, shift = self.calibration
+        raw = x @ self.weights.T + self.bias
+        return np.asarray(raw * scale + shift, dtype=np.float32)
 
     def probabilities(self, x: Matrix) -> Matrix:
-        """One row per input: the probability of each class."""
-        logits: Matrix = np.asarray(x @ self.weights.T + self.bias, dtype=np.float32)
+        """One row per input: the calibrated probability of each class."""
+        logits = self.logits(x)
         if len(self.classes) == 2 and logits.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            positive = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -60.0, 60.0)))
             return np.asarray(np.stack([1.0 - positive, positive], axis=1), dtype=np.float32)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), dtype=np.float32)
@@ -101,6 +113,8 @@ class Heads:
                 "classes": list(head.classes),
                 "threshold": head.threshold,
                 "enabled": head.enabled,
+                "calibration": list(head.calibration),
+                "page_threshold": head.page_threshold,
             }
             for name, head in self.heads.items()
         }
@@ -125,7 +139,14 @@ def load_heads(directory: Path = SHIPPED_DIR) -> Heads:
                 np.asarray(arrays[f"{name}.bias"], dtype=np.float32),
                 float(meta.get("threshold", 0.5)),
                 bool(meta.get("enabled", True)),
+                _pair(meta.get("calibration", (1.0, 0.0))),
+                meta.get("page_threshold"),
             )
             for name, meta in manifest["heads"].items()
         }
     return Heads(heads, manifest)
+
+
+def _pair(values: Sequence[float]) -> tuple[float, float]:
+    scale, shift = values
+    return float(scale), float(shift)

@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
@@ -324,7 +324,8 @@ def question_signal(text: str) -> Signal | None:
 
 
 def _signal(label: Label, score: float, rule: str, evidence: str) -> Signal:
-    return Signal(label=label, score=score, layer=LAYER, rule=rule, evidence=evidence)
+    """A rule's signal: a strong entry is confident on its own, a weak one needs the model."""
+    return Signal(label, score, LAYER, rule, evidence, confident=score >= STRONG)
 
 
 def _strongest_per_rule(signals: Iterable[Signal]) -> list[Signal]:
@@ -418,4 +419,4 @@ class RulesLayer:
 def _with_evidence(signal: Signal, evidence: str) -> Signal:
     if evidence == signal.evidence:
         return signal
-    return Signal(signal.label, signal.score, signal.layer, signal.rule, evidence)
+    return replace(signal, evidence=evidence)

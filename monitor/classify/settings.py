@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.classify.base import Label
+
+Profile = Literal["default", "fast", "rules"]
+PROFILES: tuple[str, ...] = get_args(Profile)
 
 
 class ClassifierConfig(BaseModel):
@@ -14,7 +17,7 @@ class ClassifierConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    profile: Literal["default", "fast", "rules"] = "default"
+    profile: Profile = "default"
     """`default`: rules + the offline model; `fast`: a quantised, shorter-context model for large
     trusts; `rules`: the rules layer alone (no model loaded)."""
     model: str | None = None
@@ -27,3 +30,7 @@ class ClassifierConfig(BaseModel):
     `orm-monitor models pull`, or a local directory (a sequence classifier for that task)."""
     thresholds: dict[Label, Annotated[float, Field(gt=0, lt=1)]] = {}
     """Probability at which the model raises a label; default: the one tuned in training."""
+    page_thresholds: dict[Label, Annotated[float, Field(gt=0, le=1)]] = {}
+    """For threat, safeguarding, extremism and sexual: the probability from which the model
+    alone pages the DSL; a hit below it is held for the DSL's morning review (default: the one
+    tuned in training to keep false pages under 1 in 140 ordinary posts)."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +19,7 @@ import numpy as np
 
 from monitor.classify.base import Label
 from monitor.classify.corpus import (
+    CRITICAL_TASKS,
     RARE,
     SEED_LABELS,
     SEEDS,
@@ -29,12 +28,17 @@ from monitor.classify.corpus import (
     Corpus,
     Example,
     FeatureCache,
+    SafeguardingTask,
     Seed,
     Task,
     file_sha256,
+    git_revision,
+    is_validation,
+    measures_paging,
     read_labelled,
     read_seeds,
     seed_classes,
+    tunes_encoder,
 )
 from monitor.classify.encoder import Encoder
 from monitor.classify.fit import C, fit_head, macro_f1
@@ -44,6 +48,19 @@ log = logging.getLogger(__name__)
 
 EVERYDAY_NEGATIVES = 3000
 """Inoffensive tweets added as negatives to the rare labels' heads, so general text stays quiet."""
+PAGING_EVERYDAY = 8000
+"""Ordinary posts (inoffensive tweets, positive and neutral ones) beside each paging label's
+corpus: its negatives, and the text its paging threshold is measured on."""
+PAGE_BUDGET: dict[str, float] = {
+    "threat": 0.003,
+    "extremism": 0.0025,
+    "safeguarding": 0.0005,
+    "sexual": 0.0005,
+}
+"""Share of ordinary posts each paging label may page on (held-out); together under 0.7 %, at
+most one false page a week for a school with 150 posts."""
+REPUTATION = frozenset({Label.CRITICISM, Label.QUERY, Label.PRAISE})
+"""Labels that make a post no less ordinary: a complaint, a question, thanks."""
 SCHOOL_NEGATIVE_WEIGHT = 5.0
 """...and the seeds' harmless school posts weigh this much more, so that ordinary school
 questions do not look threatening next to the tweets."""
@@ -61,6 +78,12 @@ class Inputs:
     seeds: list[Seed]
     seeds_path: Path
     school: list[Example]
+    safeguarding_dir: Path | None = None
+
+    @property
+    def safeguarding(self) -> Path:
+        """The safeguarding corpora: `safeguarding_dir`, or `safeguarding/` beside `data`."""
+        return self.safeguarding_dir or self.data.parent / "safeguarding"
 
 
 def train(inputs: Inputs, encoder: Encoder, cache: Path) -> Heads:
@@ -71,8 +94,12 @@ def train(inputs: Inputs, encoder: Encoder, cache: Path) -> Heads:
     for task in TASKS:
         heads[task.name], record[task.name] = _public_head(task, inputs, store)
     everyday = _everyday_sample(inputs.data)
+    ordinary = _ordinary_posts(inputs.data)
+    for paging in CRITICAL_TASKS:
+        heads[paging.label], record[paging.label] = _paging_head(paging, inputs, store, ordinary)
     for label in SEED_LABELS:
-        heads[label.value], record[label.value] = _seed_head(label, inputs, store, everyday)
+        if label.value not in heads:
+            heads[label.value], record[label.value] = _seed_head(label, inputs, store, everyday)
     return Heads(heads, _manifest(encoder, inputs, record))
 
 
@@ -132,6 +159,51 @@ def _seed_head(
     }
 
 
+def _paging_head(
+    task: SafeguardingTask, inputs: Inputs, store: FeatureCache, ordinary: list[str]
+) -> tuple[Head, dict[str, Any]]:
+    """A paging label's head: its public corpus (training split), ordinary posts, the seeds.
+
+    Two thresholds: the label is raised (for review) from the F2-best cut-off, and pages the DSL
+    on its own only above the cut-off that keeps false pages on held-out ordinary posts within
+    the label's budget.
+    """
+    name, corpus = task.label, Corpus()
+    texts, labels = read_labelled(inputs.safeguarding / task.train)
+    train = [(t, y) for t, y in zip(texts, labels, strict=True) if not is_validation(t)]
+    corpus.add(
+        [t for t, _ in train], [name if y == task.positive else f"not_{name}" for t, y in train]
+    )
+    corpus.add(ordinary, [f"not_{name}"] * len(ordinary))
+    everyday = [False] * len(train) + [True] * len(ordinary)
+    for seed, cls in zip(inputs.seeds, seed_classes(inputs.seeds, name), strict=True):
+        corpus.add([seed.text], [cls], weight=1.0 if cls == name else SCHOOL_NEGATIVE_WEIGHT)
+        everyday.append(seed.labels <= REPUTATION)  # a harmless school post counts as ordinary
+    school = _school_pairs(inputs.school, name)
+    corpus.add([text for text, _ in school], [cls for _, cls in school], WEIGHT_SCHOOL)
+    everyday += [False] * (len(corpus.texts) - len(everyday))  # each correction counts thrice
+    x = _stack(store, task.train, corpus.texts[: len(train)], corpus.texts[len(train) :])
+    head, held = fit_head(
+        name,
+        (f"not_{name}", name),
+        x,
+        corpus.labels,
+        for_recall=True,
+        weights=corpus.weights,
+        page_budget=(np.array(everyday), PAGE_BUDGET[name]),
+    )
+    log.info(
+        "head %s: raise %.3f, page %s, held-out %s", name, head.threshold, head.page_threshold, held
+    )
+    return head, {
+        "train": _file(inputs.safeguarding / task.train, len(texts)),
+        "trained_on": len(train),
+        "examples": len(corpus.texts),
+        "page_budget": PAGE_BUDGET[name],
+        "held_out": held,
+    }
+
+
 def _stack(
     store: FeatureCache, what: str, public: list[str], added: list[str]
 ) -> np.ndarray[Any, Any]:
@@ -163,6 +235,23 @@ def _label(head: str) -> Label | None:
         return None
 
 
+def _ordinary_posts(data: Path) -> list[str]:
+    """A fixed sample of ordinary posts the encoder never learnt from (positive and neutral
+    tweets, and inoffensive but often contentious ones), so that paging thresholds measured on
+    them hold for posts it has never seen."""
+    texts, labels = read_labelled(data / "offensive_train.csv")
+    quiet = [
+        t for t, y in zip(texts, labels, strict=True) if y == "not_offensive" and measures_paging(t)
+    ]
+    texts, labels = read_labelled(data / "sentiment_train.csv")
+    quiet += [
+        t for t, y in zip(texts, labels, strict=True) if y != "negative" and not tunes_encoder(t)
+    ]
+    rng = np.random.default_rng(11)
+    picked = sorted(rng.choice(len(quiet), size=min(PAGING_EVERYDAY, len(quiet)), replace=False))
+    return [quiet[int(i)] for i in picked]
+
+
 def _everyday_sample(data: Path) -> list[str]:
     texts, labels = read_labelled(data / "offensive_train.csv")
     quiet = [text for text, label in zip(texts, labels, strict=True) if label == "not_offensive"]
@@ -177,10 +266,10 @@ def _file(path: Path, rows: int) -> dict[str, Any]:
 def _manifest(encoder: Encoder, inputs: Inputs, heads: dict[str, Any]) -> dict[str, Any]:
     import sklearn
 
-    revision = _git_revision()
+    revision = git_revision()
     now = datetime.now(UTC)
     return {
-        "version": f"heads-{now:%Y%m%d}-{revision[:8]}",
+        "version": f"heads-{encoder.profile.name}-{now:%Y%m%d}-{revision[:8]}",
         "encoder": encoder.version,
         "profile": encoder.profile.name,
         "features": "mean-pooled sentence vector + VADER neg/neu/pos/compound",
@@ -194,24 +283,14 @@ def _manifest(encoder: Encoder, inputs: Inputs, heads: dict[str, Any]) -> dict[s
     }
 
 
-def _git_revision() -> str:
-    git = shutil.which("git")
-    if git is None:
-        return "unknown"
-    try:
-        result = subprocess.run(  # noqa: S603 - a fixed git command, no user input
-            [git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return result.stdout.strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Train the shipped heads and write them where the classifier loads them from."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="directory of the public CSVs")
     parser.add_argument("--seeds", type=Path, default=SEEDS, help="the seed posts CSV")
+    parser.add_argument(
+        "--safeguarding", type=Path, help="the safeguarding CSVs (default: beside --data)"
+    )
     parser.add_argument("--out", type=Path, help="where to write (default: the shipped dir)")
     parser.add_argument("--cache", type=Path, default=Path("var/cache/features"))
     parser.add_argument("--profile", default="default", help="encoder profile (default, fast)")
@@ -220,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     encoder = Encoder(args.model, args.profile, cache_dir=args.models_dir)
-    inputs = Inputs(args.data, read_seeds(args.seeds), args.seeds, [])
+    inputs = Inputs(args.data, read_seeds(args.seeds), args.seeds, [], args.safeguarding)
     heads = train(inputs, encoder, args.cache)
     out = args.out or SHIPPED_DIR / args.profile
     heads.save(out)

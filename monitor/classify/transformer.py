@@ -52,8 +52,10 @@ class TransformersLayer:
         heads: Heads,
         thresholds: Mapping[Label, float] | None = None,
         task_models: Mapping[str, TaskModel] | None = None,
+        page_thresholds: Mapping[Label, float] | None = None,
     ) -> None:
         self.encoder, self.heads = encoder, heads
+        self.profile = encoder.profile.name
         self.task_models = dict(task_models or {})
         _check_fit(encoder, heads)
         extra = "".join(f"+{task}:{model.version}" for task, model in self.task_models.items())
@@ -69,6 +71,10 @@ class TransformersLayer:
             )
             for name, label in self.label_heads.items()
         }
+        self.page_thresholds = {
+            label: (page_thresholds or {}).get(label, heads.heads[name].page_threshold)
+            for name, label in self.label_heads.items()
+        }
         self._lexical = Lexical()
         self._last: tuple[tuple[str, ...], Matrix] | None = None
         self._lock = threading.Lock()
@@ -81,9 +87,12 @@ class TransformersLayer:
             scores, rule = self.heads.heads[head_name].probabilities(x)[:, 1], f"{head_name}-head"
             if head_name in self.task_models:
                 scores, rule = self.task_models[head_name].probabilities(texts)[:, 1], head_name
+            page = self.page_thresholds[label]
             for i, score in enumerate(scores):
                 if score >= self.thresholds[label]:
-                    found[i].append(Signal(label, round(float(score), 4), LAYER, rule))
+                    confident = page is None or score >= page
+                    signal = Signal(label, round(float(score), 4), LAYER, rule, "", confident)
+                    found[i].append(signal)
         return [tuple(signals) for signals in found]
 
     def sentiments(self, texts: Sequence[str]) -> list[tuple[Sentiment, float] | None]:
@@ -134,6 +143,7 @@ def shared_layer(
     thresholds: Mapping[Label, float] | None = None,
     cache_dir: Path | None = None,
     task_models: Mapping[str, str] | None = None,
+    page_thresholds: Mapping[Label, float] | None = None,
 ) -> TransformersLayer:
     """A layer over this process's one encoder for (model, profile): it is loaded once."""
     with _loading:
@@ -144,8 +154,26 @@ def shared_layer(
             if (task, name) not in _task_models:
                 _task_models[(task, name)] = TaskModel(task, name, cache_dir)
         loaded = {task: _task_models[(task, name)] for task, name in (task_models or {}).items()}
-    heads = load_heads(heads_dir or SHIPPED_DIR / profile)
-    return TransformersLayer(encoder, heads, thresholds, loaded)
+    heads = _heads_for(encoder, heads_dir or SHIPPED_DIR / profile)
+    return TransformersLayer(encoder, heads, thresholds, loaded, page_thresholds)
+
+
+def _heads_for(encoder: Encoder, directory: Path) -> Heads:
+    """The heads in `directory`; heads trained on another version of the encoder (a school's,
+    before an upgrade) give way to the shipped ones until they are trained again."""
+    heads = load_heads(directory)
+    shipped = SHIPPED_DIR / encoder.profile.name
+    trained_on = heads.manifest.get("encoder")
+    if trained_on in (None, encoder.version) or directory == shipped or not shipped.is_dir():
+        return heads
+    log.warning(
+        "the heads in %s were trained on %s, not on %s: using the shipped heads until"
+        " `orm-monitor classifier train` trains them again",
+        directory,
+        trained_on,
+        encoder.version,
+    )
+    return load_heads(shipped)
 
 
 def model_layer(
@@ -166,6 +194,7 @@ def model_layer(
         config.thresholds,
         cache_dir,
         {str(k): v for k, v in config.models.items()},
+        config.page_thresholds,
     )
 
 

@@ -11,17 +11,21 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors import default_registry
-from monitor.classify.base import Classifier, Label, Sentiment
-from monitor.classify.corpus import SEEDS, TASKS
+from monitor.classify import build_classifier, model_layer
+from monitor.classify.base import Classifier, Label, Sentiment, Watchlists
+from monitor.classify.corpus import CRITICAL_TASKS, SEEDS, TASKS
 from monitor.classify.evaluate import (
     DEFAULT_BATCH,
     TASK_NAMES,
     ExamplesError,
-    evaluate,
+    assess_rows,
     load_examples,
     ratio,
+    score_rows,
     task_named,
+    write_predictions,
 )
+from monitor.classify.settings import PROFILES, ClassifierConfig
 from monitor.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -29,6 +33,7 @@ from monitor.cli.common import (
     add_actions,
     add_command,
     config_from,
+    config_if_any,
     database,
 )
 from monitor.config.schema import OrmConfig
@@ -82,6 +87,17 @@ def _eval_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--school", help="whose classifier (default: the config's first school)")
     command.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="classifier profile (default: the config's, or `default` without a config)",
+    )
+    command.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="OUT.csv",
+        help="also write each row's expected and predicted labels, scores and what fired",
+    )
+    command.add_argument(
         "--batch-size",
         type=_positive,
         default=DEFAULT_BATCH,
@@ -105,23 +121,41 @@ def cmd_classifier_eval(args: argparse.Namespace) -> int:
     except ExamplesError as error:
         print(f"orm-monitor: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    classifier = school_classifier(config_from(args), args.school, args.secrets)
-    result = evaluate(classifier, examples, task, args.batch_size, StderrProgress())
-    print(json.dumps(result.summary()))
+    config = config_if_any(args)
+    classifier = school_classifier(config, args.school, args.secrets, args.profile)
+    assessed = assess_rows(classifier, examples, args.batch_size, StderrProgress())
+    if args.predictions is not None:
+        write_predictions(args.predictions, task, examples, assessed.assessments)
+        print(f"wrote {len(examples):,} predictions to {args.predictions}", file=sys.stderr)
+    print(json.dumps(score_rows(task, examples, assessed).summary()))
     return 0
 
 
 def school_classifier(
-    config: OrmConfig, school_id: str | None, secrets: Callable[[str], str]
+    config: OrmConfig | None,
+    school_id: str | None,
+    secrets: Callable[[str], str],
+    profile: str | None = None,
 ) -> Classifier:
-    """The classifier the pipeline would use for this school (default: the first one)."""
+    """The classifier the pipeline would use for this school (default: the first one); without
+    a config, the built-in one (no watch lists)."""
+    if config is None:
+        chosen = profile or "default"
+        print(f"no config: scoring the built-in classifier ({chosen} profile)", file=sys.stderr)
+        return build_classifier(Watchlists(), model_layer(ClassifierConfig(profile=chosen)))
+    if profile is not None:
+        settings = config.classifier.model_copy(update={"profile": profile})
+        config = config.model_copy(update={"classifier": settings})
     school = config.school(school_id) if school_id else config.schools[0]
     pipeline = Pipeline(Database("sqlite://"), config, default_registry(), secrets=secrets)
     return pipeline.classifier(school)
 
 
 class StderrProgress:
-    """Writes "classified 1,280/13,240 (96 items/s)" every few seconds and when done."""
+    """A progress bar with the rate and time left, on stderr: redrawn in place on a terminal,
+    a line every few seconds otherwise (logs, CI)."""
+
+    WIDTH = 20
 
     def __init__(
         self,
@@ -137,9 +171,36 @@ class StderrProgress:
         if done < total and now - self.last < self.every_s:
             return
         self.last = now
-        rate = ratio(done, now - self.started)
         stream = self.stream or sys.stderr  # looked up late: tests and callers swap sys.stderr
-        print(f"classified {done:,}/{total:,} ({rate:,.0f} items/s)", file=stream, flush=True)
+        line = self.line(done, total, now - self.started)
+        if stream.isatty():
+            print(f"\r{line}", end="\n" if done >= total else "", file=stream, flush=True)
+        else:
+            print(line, file=stream, flush=True)
+
+    def line(self, done: int, total: int, elapsed: float) -> str:
+        """`classified 640/2,000 [######--------------]  32%  512 items/s, ETA 3 s`."""
+        share = ratio(done, total)
+        filled = int(self.WIDTH * share)
+        rate = ratio(done, elapsed)
+        when = (
+            f"in {_duration(elapsed)}"
+            if done >= total
+            else f"ETA {_duration(ratio(total - done, rate))}"
+            if rate
+            else "ETA unknown"
+        )
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        return f"classified {done:,}/{total:,} [{bar}] {share:4.0%}  {rate:,.0f} items/s, {when}"
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def _correct_arguments(correct: argparse.ArgumentParser) -> None:
@@ -157,6 +218,11 @@ def _train_arguments(train_cmd: argparse.ArgumentParser) -> None:
     train_cmd.add_argument("--school", required=True, help="whose corrections to learn from")
     train_cmd.add_argument(
         "--data", type=Path, required=True, help="directory of the public training CSVs"
+    )
+    train_cmd.add_argument(
+        "--safeguarding",
+        type=Path,
+        help="directory of the safeguarding CSVs (default: `safeguarding` beside --data)",
     )
     train_cmd.add_argument("--seeds", type=Path, default=SEEDS, help="the seed posts CSV")
 
@@ -192,15 +258,18 @@ def cmd_train(args: argparse.Namespace, say: Callable[[str], None] = print) -> i
     if not examples:
         say(f"no corrections recorded for {school.id} yet: see `orm-monitor classifier correct`")
         return EXIT_FAILED
+    safeguarding = args.safeguarding or args.data.parent / "safeguarding"
     needed = (args.seeds, *(args.data / f for t in TASKS for f in (t.train, t.validation)))
+    needed += tuple(safeguarding / task.train for task in CRITICAL_TASKS)
     missing = [str(path) for path in needed if not path.is_file()]
     if missing:
         say(
             f"cannot train: {', '.join(missing)} not found (--data is the directory of the public"
-            " CSVs, --seeds the seed posts, training/seeds.csv in the source tree)"
+            " CSVs, --safeguarding that of the safeguarding ones (default: beside --data),"
+            " --seeds the seed posts, training/seeds.csv in the source tree)"
         )
         return EXIT_CONFIG
-    report = retrain(config, school, examples, args.data, args.seeds)
+    report = retrain(config, school, examples, args.data, args.seeds, safeguarding)
     say(f"{len(examples)} correction(s); {report.held_out} held out to compare:")
     say(f"  held-out agreement: before {report.held_before:.2f}, after {report.held_after:.2f}")
     for name, (before, after) in report.validation.items():

@@ -52,6 +52,12 @@ def config_from(args: argparse.Namespace) -> OrmConfig:
     return config
 
 
+def config_if_any(args: argparse.Namespace) -> OrmConfig | None:
+    """The config, when one is named or installed; None where the command can do without."""
+    named = args.demo or args.config or os.environ.get("ORM_MONITOR_CONFIG")
+    return config_from(args) if named or DEFAULT_CONFIG.exists() else None
+
+
 def _load(args: argparse.Namespace) -> OrmConfig:
     if args.demo:
         args.fake_api = FakeMastodon().start()

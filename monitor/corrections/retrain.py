@@ -44,7 +44,12 @@ class Report:
 
 
 def retrain(
-    config: OrmConfig, school: SchoolConfig, examples: Sequence[Example], data: Path, seeds: Path
+    config: OrmConfig,
+    school: SchoolConfig,
+    examples: Sequence[Example],
+    data: Path,
+    seeds: Path,
+    safeguarding: Path | None = None,
 ) -> Report:
     """Refit the heads with the school's examples; keep them only if validation holds."""
     if config.classifier.profile == "rules":
@@ -57,7 +62,7 @@ def retrain(
         cache_dir=config.service.models_dir,
     )
     store = FeatureCache(layer.encoder, Path(config.service.state_dir) / "cache" / "features")
-    inputs = Inputs(data, read_seeds(seeds), seeds, list(used))
+    inputs = Inputs(data, read_seeds(seeds), seeds, list(used), safeguarding)
     new = train(inputs, layer.encoder, store.directory)
     validation = {
         task.name: (_validation(layer.heads, task.name, data, store), _recorded(new, task.name))

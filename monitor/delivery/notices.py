@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.base import Alert, AlertItem
-from monitor.classify.base import Assessment, Label, Severity
+from monitor.classify.base import Assessment, Label, Severity, Signal
+from monitor.classify.rules import LAYER as RULES_LAYER
 from monitor.config.schema import SchoolConfig, SourceConfig
 from monitor.storage import models
+
+REVIEW_SHOWN = 20
+"""Posts quoted in one morning review summary; the rest are counted."""
 
 ACTIONS: dict[Label, str] = {
     Label.SAFEGUARDING: (
@@ -63,13 +69,15 @@ def item_alert(
     """The alert one recipient gets about one item, naming only the labels routed to them."""
     top = next((label for label in PRIORITY if label in labels), None)
     names = ", ".join(label.replace("_", " ") for label in labels)
+    sure = confidence_text(assessment, labels)
     return Alert(
         kind="item",
         school_name=school.name,
         severity=str(severity),
         headline=f"{names} on {source.display_name}",
         items=(alert_item(source, item, assessment, labels),),
-        summary=f"A {item.kind} about {school.name} was flagged as {names} (item {item.id}).",
+        summary=f"A {item.kind} about {school.name} was flagged as {names} (item {item.id});"
+        f" confidence: {sure}.",
         action=ACTIONS.get(top, "") if top else "",
         links=links,
     )
@@ -79,11 +87,7 @@ def alert_item(
     source: SourceConfig, item: models.Item, assessment: Assessment, labels: tuple[Label, ...]
 ) -> AlertItem:
     """The post as shown in an alert, with the rules and models that fired."""
-    reasons = tuple(
-        f"{s.label}: {s.rule}" + (f" ({s.evidence})" if s.evidence else "")
-        for s in assessment.signals
-        if s.label in labels
-    )
+    reasons = tuple(describe_signal(s) for s in assessment.signals if s.label in labels)
     author = item.author_name or item.author_handle or item.author_id
     return AlertItem(
         text=item.text,
@@ -95,6 +99,75 @@ def alert_item(
         created_at=posted_at(item),
         labels=tuple(str(label) for label in labels),
         reasons=reasons,
+    )
+
+
+def describe_signal(signal: Signal) -> str:
+    """Why a label was raised, as staff read it: which layer, how sure, on what words."""
+    if signal.layer == RULES_LAYER:
+        strength = "strong" if signal.confident else "weak"
+        said = f"{signal.label}: {strength} keyword rule {signal.rule}"
+    else:
+        said = f"{signal.label}: model {signal.rule}, {signal.score:.0%} confident"
+    return said + (f" ({signal.evidence})" if signal.evidence else "")
+
+
+def confidence_text(assessment: Assessment, labels: Sequence[Label]) -> str:
+    """Each label's confidence: the model's probability, or the rule alone, and agreement."""
+    parts = []
+    for label in labels:
+        layers = {s.layer for s in assessment.signals if s.label == label}
+        model = max(
+            (s.score for s in assessment.signals if s.label == label and s.layer != RULES_LAYER),
+            default=None,
+        )
+        sure = f"{model:.0%}" if model is not None else "keyword rule"
+        agree = " (model and rules agree)" if len(layers) > 1 else ""
+        parts.append(f"{label.replace('_', ' ')} {sure}{agree}")
+    return ", ".join(parts)
+
+
+def review_alert(
+    school: SchoolConfig, held: Sequence[tuple[models.Review, models.Item]], at: datetime
+) -> Alert:
+    """The DSL's morning summary of posts held for review: what, how sure, how to correct."""
+    by_item: dict[int, tuple[models.Item, list[models.Review]]] = {}
+    for review, item in held:
+        by_item.setdefault(item.id, (item, []))[1].append(review)
+    shown = list(by_item.values())[:REVIEW_SHOWN]
+    names = sorted({review.label.replace("_", " ") for review, _ in held})
+    return Alert(
+        kind="review_summary",
+        school_name=school.name,
+        severity="medium",
+        headline=f"{len(by_item)} post(s) held for your review ({', '.join(names)})",
+        items=tuple(_held_item(item, reviews) for item, reviews in shown),
+        summary=(
+            "The classifier raised these with too little confidence to page you; each was"
+            f" held for review (as of {at:%a %d %b %H:%M})."
+        ),
+        action=(
+            "Read each post. If it is a concern, follow the safeguarding procedure. If the"
+            " classifier was wrong, record it so it learns: orm-monitor classifier correct ITEM"
+            " --not LABEL --by NAME."
+        ),
+        extra_count=len(by_item) - len(shown),
+    )
+
+
+def _held_item(item: models.Item, reviews: Sequence[models.Review]) -> AlertItem:
+    return AlertItem(
+        text=item.text,
+        url=item.url,
+        author=item.author_name or item.author_handle or item.author_id,
+        source_name=item.source_id,
+        kind=item.kind,
+        created_at=posted_at(item),
+        labels=tuple(review.label for review in reviews),
+        reasons=tuple(
+            f"item {item.id}: {review.label} {review.score:.0%} confident, below paging"
+            for review in reviews
+        ),
     )
 
 

@@ -18,7 +18,6 @@ from monitor.classify import build_classifier, model_layer
 from monitor.classify.base import (
     Assessment,
     Classifier,
-    Label,
     Severity,
     Watchlists,
     assessable_text,
@@ -29,11 +28,11 @@ from monitor.config.secrets import read_secret
 from monitor.config.watchlist import load_name_hashes
 from monitor.delivery.notices import item_alert
 from monitor.delivery.outbox import enqueue
-from monitor.flow import floods, health
+from monitor.flow import floods, health, review
 from monitor.flow.incidents import open_incident
 from monitor.flow.routing import RoutingDecision, decide
 from monitor.replies import windows
-from monitor.storage import ingest, models
+from monitor.storage import assessments, ingest, models
 from monitor.storage.engine import Database
 from monitor.storage.models import utcnow
 
@@ -218,24 +217,17 @@ class Pipeline:
         return floods.Candidate(item, assessment, decision, source, alerting)
 
     def _store_assessment(self, session: Session, candidate: floods.Candidate) -> models.Item:
+        """The assessment, and the labels held for the DSL's review, in the caller's transaction."""
         item = session.merge(candidate.item)
-        session.add(
-            models.Assessment(
-                item_id=item.id,
-                item_version=item.version,
-                sentiment=_str(candidate.assessment.sentiment),
-                sentiment_score=candidate.assessment.sentiment_score,
-                labels=_signals_json(candidate.assessment),
-                severity=str(candidate.decision.severity),
-                model_version=candidate.assessment.model_version,
-            )
-        )
-        item.assessed_version = item.version
+        assessments.record(session, item, candidate.assessment, candidate.decision.severity)
+        held = candidate.decision.review
+        if held and not item.by_school and self._alertable(item):
+            review.hold(session, item, held, candidate.assessment, self.clock())
         return item
 
     def _record(self, session: Session, school: SchoolConfig, candidate: floods.Candidate) -> None:
         """Store the assessment, its reply window and its outbox rows in one transaction."""
-        previous = _previous_labels(session, candidate.item.id)
+        previous = assessments.alerted_labels(session, candidate.item.id)
         item = self._store_assessment(session, candidate)
         if item.by_school:
             windows.close_by_reply(session, item, self.clock())
@@ -367,31 +359,3 @@ def watchlists_for(school: SchoolConfig) -> Watchlists:
         pupil_name_hashes=hashes,
         pupil_hash_salt=school.id,
     )
-
-
-def _previous_labels(session: Session, item_id: int) -> set[Label]:
-    query = (
-        select(models.Assessment.labels)
-        .where(models.Assessment.item_id == item_id)
-        .order_by(models.Assessment.id.desc())
-        .limit(1)
-    )
-    labels = session.scalar(query) or []
-    return {Label(entry["label"]) for entry in labels}
-
-
-def _signals_json(assessment: Assessment) -> list[dict[str, object]]:
-    return [
-        {
-            "label": str(s.label),
-            "score": s.score,
-            "layer": s.layer,
-            "rule": s.rule,
-            "evidence": s.evidence,
-        }
-        for s in assessment.signals
-    ]
-
-
-def _str(value: object | None) -> str | None:
-    return None if value is None else str(value)

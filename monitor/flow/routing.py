@@ -21,19 +21,28 @@ class Destination:
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    """The severity of an item and everyone to tell."""
+    """The severity of an item, everyone to tell now, and what the DSL reviews later."""
 
     severity: Severity
     labels: tuple[Label, ...]
     destinations: tuple[Destination, ...]
+    review: tuple[Label, ...] = ()
+    """Paging labels raised with too little confidence to page: held for the DSL's review."""
 
 
 def decide(school: SchoolConfig, source: SourceConfig, assessment: Assessment) -> RoutingDecision:
-    """Route an assessment: each person and channel once, with the labels that concern them."""
+    """Route an assessment: each person and channel once, with the labels that concern them.
+
+    A paging label the classifier is not confident of alerts nobody now and sets no severity:
+    it is held for review instead.
+    """
     labels = sorted(assessment.labels, key=lambda lbl: list(Label).index(lbl))
+    held = tuple(label for label in labels if label in assessment.held_for_review)
     severity = Severity.INFO
     wanted: dict[tuple[str, str], tuple[Recipient, list[Label]]] = {}
     for label in labels:
+        if label in held:
+            continue
         route = route_for(school, source, label)
         severity = max(severity, severity_for(route, label, DEFAULT_SEVERITY[label]))
         for channel, recipient in _targets(school, source, route.notify, route.teams):
@@ -43,7 +52,7 @@ def decide(school: SchoolConfig, source: SourceConfig, assessment: Assessment) -
         Destination(channel, recipient, tuple(found))
         for (channel, _), (recipient, found) in wanted.items()
     )
-    return RoutingDecision(severity, tuple(labels), destinations)
+    return RoutingDecision(severity, tuple(labels), destinations, held)
 
 
 def _targets(

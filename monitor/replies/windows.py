@@ -81,7 +81,7 @@ def open_window(
 ) -> models.ReplyWindow:
     """Open the item's window with its due time; closed at once if the school already replied."""
     received = item.created_at or item.first_seen_at
-    urgent = bool(assessment.labels & URGENT_LABELS)
+    urgent = any(assessment.alerts_now(label) for label in URGENT_LABELS)
     due = due_at(received, school_calendar(school), hours=school.reply_windows.hours, urgent=urgent)
     window = models.ReplyWindow(
         item_id=item.id,

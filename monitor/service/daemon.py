@@ -24,6 +24,7 @@ from monitor.delivery.journal import SentJournal
 from monitor.digest.delivery import DigestJob
 from monitor.flow import health
 from monitor.flow.pipeline import Pipeline
+from monitor.flow.review import ReviewSummary
 from monitor.flow.spikes import SpikeWatch
 from monitor.replies.links import LinkSigner, link_secret
 from monitor.replies.reminders import ReplyClock
@@ -71,6 +72,7 @@ class Service:
         self.signer = LinkSigner(secret, config.service.link_valid_days)
         self.reply_clock = ReplyClock(self.db, config, self.signer, clock=clock)
         self.spikes = SpikeWatch(self.db, config, clock=clock)
+        self.reviews = ReviewSummary(self.db, config, clock=clock)
         self.digests = DigestJob(self.db, config, clock=clock)
         self.pipeline = Pipeline(
             self.db,
@@ -149,6 +151,7 @@ class Service:
             ("housekeeping", "housekeeping", self.housekeeping_job, HOUSEKEEPING, None),
             ("tick", "watchdog tick", self.tick_job, TICK, NOW),
             ("reply-clock", "reply clock", self.reply_clock_job, REPLY_CLOCK, NOW),
+            ("reviews", "review summary", self.review_job, REPLY_CLOCK, NOW),
             ("spikes", "spike check", self.spike_job, SPIKE_CHECK, timedelta(minutes=5)),
             # a digest missed while the service was down goes out soon after it starts
             ("digest", "weekly digest", self.digest_job, DIGEST_CHECK, timedelta(seconds=30)),
@@ -180,6 +183,12 @@ class Service:
                 report.breaches,
                 report.summaries,
             )
+            self._wake_dispatcher()
+
+    def review_job(self) -> None:
+        """Each working-day morning, the DSLs' summary of posts held for review."""
+        if self.reviews.tick():
+            log.info("review summary queued for the DSLs")
             self._wake_dispatcher()
 
     def spike_job(self) -> None:
@@ -272,6 +281,7 @@ class Service:
                     log.warning("source %s: %s", source.id, outcome.error)
         self.pipeline.assess_pending()
         self.reply_clock.tick()
+        self.reviews.tick()
         self.digests.run()
         self.dispatcher.run_once()
 

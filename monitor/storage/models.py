@@ -144,7 +144,28 @@ class Assessment(Base):
     labels: Mapped[list[Any]] = mapped_column(JSON)
     severity: Mapped[str] = mapped_column(String(10))
     model_version: Mapped[str] = mapped_column(String(200))
+    profile: Mapped[str | None] = mapped_column(String(20))
+    """The classifier profile that made it (`default`, `fast`, `rules`); None before 0005."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    """A paging label the classifier raised with too little confidence to page: the DSL reviews
+    it in the next morning summary instead."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("item_id", "label", name="uq_reviews_item_label"),
+        Index("ix_reviews_school_summarised", "school_id", "summarised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    label: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summarised_at: Mapped[datetime | None] = mapped_column()
 
 
 class ReplyWindow(Base):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from monitor.classify import Cascade, RulesLayer, build_classifier
-from monitor.classify.base import Label, Sentiment, Signal, Watchlists
+from monitor.classify.base import Assessment, Label, Sentiment, Signal, Watchlists
 from monitor.classify.cascade import derive_sentiment
 
 
@@ -141,3 +141,30 @@ def test_the_default_classifier_end_to_end(
     assert assessment.labels >= labels
     assert assessment.sentiment is sentiment
     assert assessment.model_version.startswith("rules@")
+
+
+def _threat(layer: str, score: float, confident: bool) -> Signal:
+    return Signal(Label.THREAT, score, layer, f"{layer}-rule", confident=confident)
+
+
+def test_a_paging_label_alerts_now_only_when_confident_or_confirmed_by_a_second_layer() -> None:
+    unsure_model = Assessment(signals=(_threat("transformers", 0.7, False),))
+    sure_model = Assessment(signals=(_threat("transformers", 0.97, True),))
+    weak_rule = Assessment(signals=(_threat("rules", 0.6, False),))
+    agreed = Assessment(signals=(_threat("rules", 0.6, False), _threat("transformers", 0.7, False)))
+    assert unsure_model.held_for_review == {Label.THREAT}
+    assert weak_rule.held_for_review == {Label.THREAT}
+    assert not unsure_model.alerts_now(Label.THREAT)
+    assert sure_model.alerts_now(Label.THREAT) and sure_model.held_for_review == frozenset()
+    assert agreed.alerts_now(Label.THREAT) and agreed.held_for_review == frozenset()
+
+
+def test_labels_that_do_not_page_alert_whatever_their_confidence() -> None:
+    unsure = Signal(Label.INSULT, 0.51, "transformers", "offensive-head", confident=False)
+    assessment = Assessment(signals=(unsure,))
+    assert assessment.alerts_now(Label.INSULT) and assessment.held_for_review == frozenset()
+    assert not assessment.alerts_now(Label.HATE)
+
+
+def test_an_assessment_records_the_profile_that_made_it() -> None:
+    assert build_classifier(Watchlists()).classify(["hello"])[0].profile == "rules"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Sequence
@@ -222,15 +223,31 @@ def test_evaluate_classifies_in_batches_and_reports_progress() -> None:
     assert result.model_version.startswith("rules@")
 
 
-def test_stderr_progress_writes_every_few_seconds_and_at_the_end() -> None:
+def test_stderr_progress_draws_a_bar_with_the_time_left_every_few_seconds_and_at_the_end() -> None:
     stream, ticks = io.StringIO(), iter([0.0, 1.0, 2.5, 3.0, 4.0])
     progress = StderrProgress(stream, every_s=2.0, clock=lambda: next(ticks))
     for done in (640, 1280, 1920, 2000):
         progress(done, 2000)
     assert stream.getvalue().splitlines() == [
-        "classified 1,280/2,000 (512 items/s)",
-        "classified 2,000/2,000 (500 items/s)",
+        "classified 1,280/2,000 [############--------]  64%  512 items/s, ETA 1 s",
+        "classified 2,000/2,000 [####################] 100%  500 items/s, in 4 s",
     ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_progress_redraws_one_line_and_ends_it_when_done() -> None:
+    stream, ticks = Terminal(), iter([0.0, 100.0, 250.0])
+    progress = StderrProgress(stream, every_s=2.0, clock=lambda: next(ticks))
+    progress(1_000, 4_000)
+    progress(4_000, 4_000)
+    assert stream.getvalue() == (
+        "\rclassified 1,000/4,000 [#####---------------]  25%  10 items/s, ETA 5 min 00 s"
+        "\rclassified 4,000/4,000 [####################] 100%  16 items/s, in 4 min 10 s\n"
+    )
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -299,7 +316,7 @@ def test_demo_threat_eval_prints_one_json_line_and_progress_on_stderr(
     assert per_label["not_threat"]["support"] == 3
     assert 0.0 <= float(str(summary["macro_f1"])) <= 1.0
     assert "rules@" in str(summary["model_version"])
-    assert "classified 5/5 (" in err
+    assert "classified 5/5 [####################] 100%" in err
     assert "classified" not in out
 
 
@@ -424,3 +441,54 @@ def test_missing_and_empty_files_are_usage_errors(
     code, _, err = _eval(capsys, "--demo", "classifier", "eval", empty, "--task", "spam")
     assert (code, err.count("\n")) == (2, 1)
     assert "is empty" in err
+
+
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with no config installed or named."""
+    monkeypatch.delenv("ORM_MONITOR_CONFIG", raising=False)
+    monkeypatch.setattr("monitor.cli.common.DEFAULT_CONFIG", Path("/nonexistent/config.toml"))
+
+
+def test_eval_needs_no_config_and_says_which_classifier_it_scores(
+    tmp_path: Path, no_config: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _csv(
+        tmp_path / "threats.csv",
+        "text,label",
+        [("I will stab Mr Hughes at the gate", "threat"), ("When does term start?", "not_threat")],
+    )
+    code, out, err = _eval(
+        capsys, "classifier", "eval", str(path), "--task", "threat", "--profile", "rules"
+    )
+    assert code == 0
+    assert "no config: scoring the built-in classifier (rules profile)" in err
+    summary = _last_json(out)
+    assert summary["n"] == 2 and summary["accuracy"] == 1.0
+    assert str(summary["model_version"]).startswith("rules@")
+
+
+def test_predictions_file_shows_each_row_with_its_score_and_what_fired(
+    tmp_path: Path, no_config: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _csv(
+        tmp_path / "threats.csv",
+        "text,label",
+        [
+            ("I will stab Mr Hughes at the gate", "threat"),
+            ("Lovely concert tonight", "threat"),
+            ("When does term start?", "not_threat"),
+        ],
+    )
+    out_csv = tmp_path / "predictions.csv"
+    argv = ["classifier", "eval", str(path), "--task", "threat", "--profile", "rules"]
+    code, _, err = _eval(capsys, *argv, "--predictions", str(out_csv))
+    assert code == 0 and f"wrote 3 predictions to {out_csv}" in err
+    with out_csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["correct"] for r in rows] == ["yes", "no", "yes"]
+    stab, concert, _ = rows
+    assert (stab["expected"], stab["predicted"], stab["score"]) == ("threat", "threat", "1.0000")
+    assert "threat 1.00 rules:lexicon:threat" in stab["fired"]
+    assert (concert["predicted"], concert["score"]) == ("not_threat", "0.0000")
+    assert concert["fired"] == "praise 1.00 rules:lexicon:praise"

@@ -12,7 +12,7 @@ import tomli_w
 from sqlalchemy import select
 
 from monitor.classify.base import Label
-from monitor.classify.corpus import Seed, read_seeds
+from monitor.classify.corpus import CRITICAL_TASKS, Seed, read_seeds
 from monitor.classify.encoder import Encoder
 from monitor.classify.heads import load_heads
 from monitor.classify.train import Inputs, train
@@ -38,6 +38,14 @@ ALONE = [
 ]
 
 
+CRITICAL_POSTS = {
+    "threat": ["I will hurt you", "you are dead meat tomorrow", "I'll smash your face in"],
+    "selfharm": ["I want to end my life", "I cut myself again last night", "I can't go on"],
+    "extremism": HATEFUL,
+    "sexual": ["send me nudes", "sexy pics of you please", "wanna hook up for sex tonight"],
+}
+
+
 def write(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -46,8 +54,14 @@ def write(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> N
 
 
 def tiny_data(directory: Path) -> Path:
-    """Public-shaped corpora small enough to encode in seconds."""
+    """Public-shaped corpora small enough to encode in seconds (safeguarding ones beside)."""
     directory.mkdir()
+    beside = directory.parent / "safeguarding"
+    beside.mkdir(exist_ok=True)
+    for task in CRITICAL_TASKS:
+        rows = [(text, task.positive) for text in CRITICAL_POSTS[task.positive]]
+        rows += [(text, f"not_{task.positive}") for text in POSITIVE + NEUTRAL + NEGATIVE]
+        write(beside / task.train, ("text", "label"), rows)
     sentiment = [(t, "positive") for t in POSITIVE] + [(t, "negative") for t in NEGATIVE]
     sentiment += [(t, "neutral") for t in NEUTRAL]
     offensive = [(t, "offensive") for t in RUDE] + [(t, "not_offensive") for t in NEUTRAL]

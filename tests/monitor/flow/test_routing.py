@@ -122,3 +122,15 @@ def test_the_readme_table_of_labels_is_the_default_routing() -> None:
         for label, told, severity in rows
     }
     assert table == {label: (DEFAULT_ROUTES[label], DEFAULT_SEVERITY[label]) for label in Label}
+
+
+def test_an_unsure_paging_label_alerts_nobody_now_and_is_held_for_review() -> None:
+    config = build(raw_config(database_url="sqlite://", sources=[rss_source("https://e.org/f")]))
+    school = config.schools[0]
+    unsure = Signal(Label.THREAT, 0.7, "transformers", "threat-head", confident=False)
+    insult = Signal(Label.INSULT, 1.0, "rules", "lexicon:insult")
+    decision = decide(school, school.sources[0], Assessment(signals=(unsure, insult)))
+    assert decision.review == (Label.THREAT,)
+    assert decision.labels == (Label.INSULT, Label.THREAT)
+    assert _who(decision) == {"j.smith@school.example": {"insult"}}
+    assert decision.severity is Severity.MEDIUM
