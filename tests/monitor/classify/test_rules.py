@@ -74,6 +74,8 @@ THREAT_CASES = [
 
 NOT_THREAT_CASES = [
     ("this homework is killing me", set(), {"threat"}),
+    ("Sports day: the dads go for the kill every year. Wear proper shoes!", set(), {"threat"}),
+    ("I will kill every last one of you", {"threat"}, set()),
     ("I'm dying of laughter", set(), {"threat", "safeguarding"}),
     ("the kids killed it at sports day", set(), {"threat"}),
     ("shoot me an email if you have any questions", set(), {"threat"}),
@@ -119,6 +121,9 @@ EXTREMISM_CASES = [
 
 SEXUAL_AND_HATE_CASES = [
     ("send nudes", {"sexual"}, set()),
+    ("Year 10 spent music rapping Kendrick Lamar lyrics", set(), {"sexual"}),
+    ("she got rapped about by Jay-Z", set(), {"sexual"}),
+    ("the boys in his form raped her", {"sexual"}, set()),
     ("lads watching porn in class", {"sexual"}, set()),
     ("Relationships and sex education (RSE) evening for parents", set(), {"sexual"}),
     ("we saw blue tits on the nature walk", set(), {"sexual", "insult"}),
@@ -262,6 +267,7 @@ def test_rule_and_evidence(layer: RulesLayer, text: str, rule: str, evidence: st
     [
         ("I will kill you", Label.THREAT, 1.0),
         ("a pupil was stabbed in town", Label.THREAT, 0.6),
+        ("Stop ducking him, you pussy", Label.SEXUAL, 0.6),
         ("someone stole my bike", Label.DEFAMATION, 0.5),
         ("Mr Smith stole from the PTA", Label.DEFAMATION, 1.0),
         ("Oakwood is corrupt", Label.DEFAMATION, 1.0),
