@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,10 @@ BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """SHA-256 of all-MiniLM-L6-v2's model.safetensors as published on the Hugging Face Hub."""
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+TOP_LAYERS_FILE = "encoder-top.safetensors"
+"""The fine-tuned top layers the project ships, loaded over the bundled weights."""
+TUNED_DIR = Path(__file__).resolve().parent / "model" / "encoder"
+"""Where they ship, with the manifest that says how training/finetune.py made them."""
 
 Vectors = npt.NDArray[np.float32]
 
@@ -66,11 +71,7 @@ def weights_sha256(directory: Path) -> str:
     for name in WEIGHT_FILES:
         path = directory / name
         if path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb") as weights:
-                for block in iter(lambda: weights.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
+            return weights_sha256_of(path)
     raise ModelMissing(f"{directory} holds no weights ({' or '.join(WEIGHT_FILES)})")
 
 
@@ -118,6 +119,7 @@ class Encoder:
         *,
         cache_dir: Path | None = None,
         threads: int | None = None,
+        tuned: Path | None = TUNED_DIR,
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -133,12 +135,17 @@ class Encoder:
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         network = AutoModel.from_pretrained(directory, local_files_only=True).eval()
+        if model is None and tuned is not None and (tuned / "manifest.json").is_file():
+            self.version += apply_tuned_layers(network, tuned)
+        self.version += f":{self.profile.name}"
         if self.profile.layers is not None:
             _keep_layers(network, self.profile.layers)
         if self.profile.quantised:
-            network = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-                network, {torch.nn.Linear}, dtype=torch.qint8
-            )
+            with warnings.catch_warnings():  # torch 2.13 deprecates eager quantisation for torchao
+                warnings.simplefilter("ignore", DeprecationWarning)
+                network = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                    network, {torch.nn.Linear}, dtype=torch.qint8
+                )
         self._model: Any = network
         self._lock = threading.Lock()  # one forward pass at a time: torch already uses every core
         log.info("classifier model %s loaded (%s profile)", self.version, self.profile.name)
@@ -195,6 +202,37 @@ def pull(
         ) from None
     directory = Path(path)
     return directory, f"{model}@{weights_sha256(directory)[:12]}"
+
+
+def apply_tuned_layers(network: Any, directory: Path) -> str:
+    """Load the fine-tuned top layers over the bundled ones; the version suffix they add."""
+    import json
+
+    from safetensors.torch import load_file
+
+    manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
+    path = directory / str(manifest["file"])
+    digest = weights_sha256_of(path)
+    if digest != manifest["sha256"]:
+        raise ModelMissing(
+            f"the fine-tuned layers in {path} do not match their manifest's SHA-256 (found"
+            f" {digest[:12]}…): reinstall orm-monitor, or rebuild them with training/finetune.py"
+        )
+    state = {key: value.float() for key, value in load_file(str(path)).items()}
+    missing = set(state) - set(network.state_dict())
+    if missing:
+        raise ModelMissing(f"{path} does not fit this encoder (unknown {sorted(missing)[0]})")
+    network.load_state_dict(state, strict=False)
+    return f"+tuned@{digest[:12]}"
+
+
+def weights_sha256_of(path: Path) -> str:
+    """SHA-256 of one file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _keep_layers(network: Any, count: int) -> None:

@@ -29,11 +29,18 @@ def layer(encoder: Encoder) -> TransformersLayer:
     return TransformersLayer(encoder, load_heads(SHIPPED_DIR / "default"))
 
 
-def test_the_bundled_model_loads_offline_and_its_weights_are_the_published_ones(
+def test_the_bundled_model_loads_offline_and_names_its_weights_and_profile(
     encoder: Encoder,
 ) -> None:
-    assert encoder.version == f"sentence-transformers/all-MiniLM-L6-v2@{BUNDLED_SHA256[:12]}"
+    expected = f"sentence-transformers/all-MiniLM-L6-v2@{BUNDLED_SHA256[:12]}:default"
+    assert encoder.version == expected
     assert encoder.dimensions == 384
+
+
+def test_each_profile_names_itself_in_the_model_version() -> None:
+    default, fast = shared_layer(None, "default"), shared_layer(None, "fast")
+    assert ":default+heads-" in default.version and ":fast+heads-" in fast.version
+    assert (default.profile, fast.profile) == ("default", "fast")
 
 
 def test_vectors_are_normalised_and_do_not_depend_on_batch_order(encoder: Encoder) -> None:
