@@ -53,7 +53,7 @@ PAGING_EVERYDAY = 8000
 corpus: its negatives, and the text its paging threshold is measured on."""
 PAGE_BUDGET: dict[str, float] = {
     "threat": 0.003,
-    "extremism": 0.0025,
+    "extremism": 0.001,
     "safeguarding": 0.0005,
     "sexual": 0.0005,
 }
@@ -64,6 +64,9 @@ REPUTATION = frozenset({Label.CRITICISM, Label.QUERY, Label.PRAISE})
 SCHOOL_NEGATIVE_WEIGHT = 5.0
 """...and the seeds' harmless school posts weigh this much more, so that ordinary school
 questions do not look threatening next to the tweets."""
+SCHOOL_POSITIVE_WEIGHT = 10.0
+"""The seeds' harmful school posts weigh this much in a paging head: the public corpora hold few
+veiled threats to staff ("I know where Mr Patel parks") or disclosures in a parent's words."""
 MIN_F1 = 0.6
 """A head learnt from seeds and corrections raises labels only once its held-out F1 reaches this;
 below it, it would mostly send false alarms, and the rules layer covers the label alone. Rare,
@@ -177,7 +180,8 @@ def _paging_head(
     corpus.add(ordinary, [f"not_{name}"] * len(ordinary))
     everyday = [False] * len(train) + [True] * len(ordinary)
     for seed, cls in zip(inputs.seeds, seed_classes(inputs.seeds, name), strict=True):
-        corpus.add([seed.text], [cls], weight=1.0 if cls == name else SCHOOL_NEGATIVE_WEIGHT)
+        weight = SCHOOL_POSITIVE_WEIGHT if cls == name else SCHOOL_NEGATIVE_WEIGHT
+        corpus.add([seed.text], [cls], weight=weight)
         everyday.append(seed.labels <= REPUTATION)  # a harmless school post counts as ordinary
     school = _school_pairs(inputs.school, name)
     corpus.add([text for text, _ in school], [cls for _, cls in school], WEIGHT_SCHOOL)
