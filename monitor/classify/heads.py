@@ -34,7 +34,8 @@ class Lexical:
         """Four columns per text."""
         rows = [self._vader.polarity_scores(text or "") for text in texts]
         keys = ("neg", "neu", "pos", "compound")
-        return np.array([[row[key] for key in keys] for row in rows], dtype=np.float32)
+        found = [[row[key] for key in keys] for row in rows]
+        return np.array(found, dtype=np.float32).reshape(len(rows), len(keys))  # 0 rows: (0, 4)
 
 
 def features(vectors: Matrix, lexical: Matrix) -> Matrix:

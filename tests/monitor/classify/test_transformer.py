@@ -43,6 +43,12 @@ def test_each_profile_names_itself_in_the_model_version() -> None:
     assert (default.profile, fast.profile) == ("default", "fast")
 
 
+def test_an_empty_batch_gives_empty_answers(layer: TransformersLayer) -> None:
+    # `poll SOURCE --dry-run` on a source with nothing new classifies an empty batch
+    assert layer.assess([]) == [] and layer.sentiments([]) == []
+    assert build_classifier(Watchlists(), layer).classify([]) == []
+
+
 def test_vectors_are_normalised_and_do_not_depend_on_batch_order(encoder: Encoder) -> None:
     texts = ["A much longer post about the Year 6 residential trip to the Lake District.", "Hi"]
     together = encoder.embed(texts)
