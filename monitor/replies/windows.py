@@ -164,6 +164,10 @@ def close(
 ) -> models.ReplyWindow:
     """Close an item's window by hand (`respond` or `dismiss`); WindowError if it cannot be."""
     window = session.scalar(select(models.ReplyWindow).where(models.ReplyWindow.item_id == item_id))
+    if window is None and session.get(models.Item, item_id) is None:
+        raise WindowError(
+            f"item {item_id} does not exist: alerts and `orm-monitor status` show item numbers"
+        )
     if window is None:
         raise WindowError(f"item {item_id} has no reply window (it needs no reply)")
     if window.status != OPEN:

@@ -21,6 +21,7 @@ from tests.support.world import World, world
 
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 QUERY = ("q1", "Could you tell me what time the Year 4 trip gets back?")  # posted Mon 08:00 GMT
+PRAISE = ("p1", "Thank you, what an amazing sports day!")
 REPLY = ("r1", "Hi, the coach is due back at 3.15pm. The office")  # posted Mon 08:01 by the school
 
 
@@ -78,7 +79,7 @@ def test_searches_of_third_party_sites_and_praise_open_no_window(
     (tmp_path / "praise").mkdir()
     with world(tmp_path / "praise", database_url) as w:
         _own_account(w)
-        w.serve(("p1", "Thank you, what an amazing sports day!"))
+        w.serve(PRAISE)
         assert _windows(_run(w, Clock(MONDAY_9))) == []
 
 
@@ -149,9 +150,11 @@ def test_respond_and_dismiss_close_windows_from_the_command_line(
 ) -> None:
     with world(tmp_path, database_url) as w:
         _own_account(w)
-        w.serve(QUERY, ("q2", "Is there an after-school club on Friday?"))
+        w.serve(QUERY, ("q2", "Is there an after-school club on Friday?"), PRAISE)
         service = _run(w, Clock(MONDAY_9))
         first, second = sorted(w.item_id for w in _windows(service))
+        with service.db.session() as session:
+            (praise,) = set(session.scalars(select(models.Item.id))) - {first, second}
         config = ["--config", str(w.config_path)]
         assert main([*config, "status"]) == 0
         assert f"item {first} (st-marys, blog): " in capsys.readouterr().out
@@ -161,7 +164,9 @@ def test_respond_and_dismiss_close_windows_from_the_command_line(
         assert "already closed (answered" in capsys.readouterr().err
         assert main([*config, "dismiss", str(second), "--reason", "answered in class"]) == 0
         assert main([*config, "dismiss", "999", "--reason", "x"]) == 1
-        assert "item 999 has no reply window" in capsys.readouterr().err
+        assert "item 999 does not exist" in capsys.readouterr().err
+        assert main([*config, "respond", str(praise)]) == 1
+        assert f"item {praise} has no reply window (it needs no reply)" in capsys.readouterr().err
         by_item = {w.item_id: w for w in _windows(service)}
         assert by_item[first].first_reply_at is not None
         assert (by_item[second].status, by_item[second].close_note) == (
