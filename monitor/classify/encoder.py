@@ -143,6 +143,7 @@ class Encoder:
         if self.profile.quantised:
             with warnings.catch_warnings():  # torch 2.13 deprecates eager quantisation for torchao
                 warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
                 network = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                     network, {torch.nn.Linear}, dtype=torch.qint8
                 )
