@@ -7,11 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from monitor.classify.encoder import ModelMissing
 from monitor.cli import check, classifier, daemon, database, digest, models, replies, watchlist
-from monitor.cli.common import DEFAULT_CONFIG, EXIT_CONFIG, EXIT_FAILED, UsageError
+from monitor.cli.common import EXIT_CONFIG, EXIT_FAILED, UsageError, global_options
 from monitor.config.loading import ConfigError
 from monitor.config.secrets import MissingSecret, read_secret
 from monitor.storage.engine import DatabaseError
@@ -40,24 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface: the options every command takes, then each command group's."""
-    top = argparse.ArgumentParser(prog="orm-monitor", description=__doc__)
-    top.add_argument(
-        "--config",
-        type=Path,
-        help=f"config file (default: $ORM_MONITOR_CONFIG, then {DEFAULT_CONFIG})",
+    top = argparse.ArgumentParser(
+        prog="orm-monitor", description=__doc__, parents=[global_options(default=None)]
     )
-    top.add_argument(
-        "--demo",
-        action="store_true",
-        help="use the embedded demo config (bundled feeds, SQLite and mail in ./var)",
-    )
-    top.add_argument(
-        "--state-dir",
-        type=Path,
-        default=Path("var"),
-        help="where the demo keeps its database and mail (default: ./var)",
-    )
-    top.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     top.set_defaults(secrets=read_secret, fake_api=None)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:

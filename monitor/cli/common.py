@@ -30,11 +30,48 @@ class UsageError(Exception):
     """A problem the user fixes by changing the command line or the environment."""
 
 
+def global_options(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (`check-config --config x`).
+
+    The top-level parser gets real defaults; each (sub)command gets them with SUPPRESS, so an
+    option given before the command is not overwritten by the command's parser.
+    """
+
+    def given(value: object) -> object:
+        return argparse.SUPPRESS if default is argparse.SUPPRESS else value
+
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        type=Path,
+        default=given(None),
+        help=f"config file (default: $ORM_MONITOR_CONFIG, then {DEFAULT_CONFIG})",
+    )
+    options.add_argument(
+        "--demo",
+        action="store_true",
+        default=given(False),
+        help="use the embedded demo config (bundled feeds, SQLite and mail in ./var)",
+    )
+    options.add_argument(
+        "--state-dir",
+        type=Path,
+        default=given(Path("var")),
+        help="where the demo keeps its database and mail (default: ./var)",
+    )
+    options.add_argument(
+        "-v", "--verbose", action="store_true", default=given(False), help="debug logging"
+    )
+    return options
+
+
 def add_command(
     group: Commands, name: str, handler: Handler | None, help_text: str
 ) -> argparse.ArgumentParser:
     """A (sub)command whose `handler(args)` runs it; None for a group of actions."""
-    command: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    command: argparse.ArgumentParser = group.add_parser(
+        name, help=help_text, description=help_text, parents=[global_options()]
+    )
     command.set_defaults(handler=handler)
     return command
 

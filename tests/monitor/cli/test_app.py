@@ -63,3 +63,28 @@ def test_python_dash_m_monitor_cli_is_the_same_command() -> None:
         "received Thu 24 Dec 2026 15:00 GMT → due Tue 29 Dec 2026 15:00 GMT "
         "(24 h; Christmas Day, Saturday, Sunday, Boxing Day (observed) skipped)\n"
     )
+
+
+def test_the_global_options_work_after_the_command_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[service\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(broken)]) == 2
+    after = capsys.readouterr().err
+    assert main(["--config", str(broken), "check-config"]) == 2
+    assert str(broken) in after and capsys.readouterr().err == after
+    state = str(tmp_path / "state")
+    assert main(["check-config", "--demo", "--state-dir", state, "-v"]) == 0
+
+    def parsed(*words: str) -> tuple[object, ...]:
+        args = parser().parse_args(list(words))
+        return args.config, args.demo, args.state_dir, args.verbose
+
+    default = (None, False, Path("var"), False)
+    assert parsed("db", "upgrade") == default
+    before = parsed("--demo", "--state-dir", state, "-v", "db", "upgrade")
+    after = parsed("db", "upgrade", "--demo", "--state-dir", state, "-v")
+    assert before == after == (None, True, Path(state), True)
+    assert parsed("--config", "a.toml", "status")[0] == Path("a.toml")
+    assert parsed("--config", "a.toml", "status", "--config", "b.toml")[0] == Path("b.toml")
