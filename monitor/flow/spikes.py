@@ -64,8 +64,10 @@ class SpikeWatch:
         self.settings = config.alerts.spike
 
     def check(self) -> dict[str, Verdict]:
-        """Check every school once; returns each school's verdict."""
-        verdicts = {}
+        """Check every school once; returns each school's verdict (none when switched off)."""
+        verdicts: dict[str, Verdict] = {}
+        if not self.settings.enabled:  # [alerts.spike] enabled = false
+            return verdicts
         now = self.clock()
         for school in self.config.schools:
             with self.db.session() as session:

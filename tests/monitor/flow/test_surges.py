@@ -181,3 +181,18 @@ def test_a_normal_busy_week_raises_nothing_and_a_crisis_raises_exactly_one_alert
     assert row.recipient == "head@school.example"
     assert "possible crisis" in row.payload["headline"]
     assert len(row.payload["items"]) == 5 and row.payload["extra_count"] > 30
+
+
+def test_a_switched_off_spike_check_raises_nothing(db: Database) -> None:
+    raw = raw_config(database_url=db.url, sources=[rss_source("https://e.org/f")])
+    raw["alerts"] = {**raw.get("alerts", {}), "spike": {"enabled": False}}
+    config = build(raw)
+    with db.session() as session:
+        sync_config(session, config)
+    now = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    _insert(db, [now - timedelta(minutes=3 * n) for n in range(1, 41)])  # 40 in two hours
+    assert SpikeWatch(db, config, clock=lambda: now).check() == {}
+    assert _spikes(db) == 0
+    switched_on = build(raw_config(database_url=db.url, sources=[rss_source("https://e.org/f")]))
+    assert SpikeWatch(db, switched_on, clock=lambda: now).check()["st-marys"].spike
+    assert _spikes(db) == 1
