@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from sqlalchemy.engine import make_url
+
 from monitor.config.loading import load_config, load_demo_config
 from monitor.config.schema import OrmConfig
 from monitor.config.secrets import read_secret
@@ -115,6 +117,23 @@ def database(config: OrmConfig, secrets: Callable[[str], str]) -> Database:
     """The service's database, migrated (its URL may come from a credential)."""
     db = Database(database_url(config, secrets))
     db.upgrade()
+    return db
+
+
+def database_as_is(config: OrmConfig, secrets: Callable[[str], str]) -> Database:
+    """The service's database for a command that only reads: never created nor migrated."""
+    url = database_url(config, secrets)
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).exists():
+        raise UsageError(
+            f"there is no database at {file} yet: start the service or run `orm-monitor db upgrade`"
+        )
+    db = Database(url)
+    pending = db.pending_migration()
+    if pending is not None:
+        db.dispose()
+        raise UsageError(f"the database needs `orm-monitor db upgrade`: {pending}")
     return db
 
 

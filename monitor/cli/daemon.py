@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 from connectors import default_registry
 from connectors.base import ConnectorError
-from monitor.cli.common import EXIT_FAILED, Commands, add_command, config_from, database
+from monitor.cli.common import (
+    EXIT_FAILED,
+    Commands,
+    add_command,
+    config_from,
+    database,
+    database_as_is,
+)
 from monitor.config.schema import OrmConfig
 from monitor.flow.pipeline import Pipeline, Preview
 from monitor.service import status as status_report
@@ -123,6 +130,6 @@ def describe(found: status_report.Classified) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print each source's health, the outbox and open windows."""
     config = config_from(args)
-    db = database(config, args.secrets)
+    db = database_as_is(config, args.secrets)  # status only reads: it never migrates
     print(status_report.render(status_report.collect(db, config), config.service.timezone))
     return 0

@@ -76,6 +76,25 @@ class Database:
                 "(check service.database_url, that the server is running and the file is writable)"
             ) from None
 
+    def pending_migration(self) -> str | None:
+        """Why the schema is not at the newest revision (None when it is); changes nothing."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        newest = set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        try:
+            with self.engine.connect() as connection:
+                current = set(MigrationContext.configure(connection).get_current_heads())
+        except DBAPIError as error:
+            raise DatabaseError(
+                f"cannot read the database at {safe_url(self.url)}: {error.orig} "
+                "(check service.database_url and that the server is running)"
+            ) from None
+        if current == newest:
+            return None
+        found = ", ".join(sorted(current)) or "empty"
+        return f"it is at revision {found}, this version needs {', '.join(sorted(newest))}"
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

@@ -78,6 +78,29 @@ def test_db_upgrade_command_migrates_the_configured_database(
     assert set(inspect(db.engine).get_table_names()) >= TABLES
 
 
+def test_status_never_creates_nor_migrates_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alembic import command
+
+    from monitor.storage.engine import alembic_config
+
+    demo = ["--demo", "--state-dir", str(tmp_path)]
+    file = tmp_path / "orm-monitor.db"
+    assert main([*demo, "status"]) == 1
+    assert f"there is no database at {file} yet" in capsys.readouterr().err
+    assert not file.exists()
+    url = f"sqlite:///{file}"
+    command.upgrade(alembic_config(url), "0004")  # a database an older version left behind
+    assert main([*demo, "status"]) == 1
+    err = capsys.readouterr().err
+    assert "the database needs `orm-monitor db upgrade`: it is at revision 0004" in err
+    assert Database(url).pending_migration() is not None  # still at 0004
+    assert main([*demo, "db", "upgrade"]) == 0
+    assert main([*demo, "status"]) == 0
+    assert Database(url).pending_migration() is None
+
+
 def test_the_migrations_build_exactly_the_schema_the_models_describe(db: Database) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
