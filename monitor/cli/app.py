@@ -50,13 +50,35 @@ def parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(verbose: bool) -> None:
-    """Log to stderr; under systemd the journal adds the timestamps."""
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if "JOURNAL_STREAM" not in os.environ:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt)
+    """Log to stderr; under systemd each record is one journal entry with its priority."""
+    if "JOURNAL_STREAM" in os.environ:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+        logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=fmt)
     for noisy in ("apscheduler", "httpx", "httpcore", "alembic", "msal"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+SYSLOG_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+"""sd-daemon(3) priority prefixes, so that `journalctl -u orm-monitor -p err` shows errors."""
+
+
+class JournalFormatter(logging.Formatter):
+    """One line per record, prefixed `<N>` with its syslog priority; a traceback's lines are
+    joined (journald would make each line an entry of its own, at the default priority)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = next((p for level, p in SYSLOG_PRIORITY.items() if record.levelno >= level), 7)
+        return f"<{priority}>" + super().format(record).replace("\n", " ⏎ ")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -88,3 +89,42 @@ def test_the_global_options_work_after_the_command_too(
     assert before == after == (None, True, Path(state), True)
     assert parsed("--config", "a.toml", "status")[0] == Path("a.toml")
     assert parsed("--config", "a.toml", "status", "--config", "b.toml")[0] == Path("b.toml")
+
+
+def test_under_systemd_each_log_record_is_one_line_with_its_syslog_priority(
+    tmp_path: Path,
+) -> None:
+    import logging
+
+    from monitor.cli.app import JournalFormatter
+
+    formatter = JournalFormatter("%(levelname)s %(name)s: %(message)s")
+    try:
+        raise RuntimeError("database locked")
+    except RuntimeError:
+        failed = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "poll failed", None, sys.exc_info()
+        )
+    line = formatter.format(failed)
+    assert line.startswith("<3>ERROR x: poll failed") and "\n" not in line
+    assert "Traceback" in line and "RuntimeError: database locked" in line
+    warning = logging.LogRecord("x", logging.WARNING, __file__, 1, "slow\nfeed", None, None)
+    assert formatter.format(warning) == "<4>WARNING x: slow \u23ce feed"
+    env = {**os.environ, "JOURNAL_STREAM": "8:12345"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "--demo",
+            "--state-dir",
+            str(tmp_path),
+            "check-config",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    logged = done.stderr.splitlines()
+    assert logged and all(line.startswith("<6>INFO ") for line in logged)
