@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -117,6 +119,11 @@ class WebServer:
         """Start serving."""
         self._thread.start()
         log.info("one-click links served on http://%s/", self.address)
+        if self._httpd.server_address[0] in EVERY_INTERFACE:
+            log.warning(
+                "one-click links listen on every interface without TLS: put a reverse proxy"
+                " with TLS in front of them and set service.public_url to its address"
+            )
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
@@ -129,16 +136,18 @@ def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
         server_version = "orm-monitor"
 
         def do_GET(self) -> None:
-            if self.path == "/healthz":
+            path = _path(self.path)
+            if path == "/healthz":
                 self._reply(HTTPStatus.OK, "ok", "text/plain")
-            elif self.path.startswith("/w/"):
-                self._reply(*links.show(self.path[3:]))
+            elif path.startswith("/w/"):
+                self._reply(*links.show(path[3:]))
             else:
                 self._reply(HTTPStatus.NOT_FOUND, _page("Not found."))
 
         def do_POST(self) -> None:
-            if self.path.startswith("/w/"):
-                self._reply(*links.act(self.path[3:]))
+            path = _path(self.path)
+            if path.startswith("/w/"):
+                self._reply(*links.act(path[3:]))
             else:
                 self._reply(HTTPStatus.NOT_FOUND, _page("Not found."))
 
@@ -149,14 +158,28 @@ def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("X-Frame-Options", "DENY")
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header(
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+                " frame-ancestors 'none'",
             )
             self.end_headers()
             self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("web: %s", format % args)  # tokens stay out of the normal log
+            log.debug("web: %s", LINK_TOKEN.sub("/w/<token>", format % args))  # at any level
 
     return Handler
+
+
+EVERY_INTERFACE = ("0.0.0.0", "::")  # noqa: S104 - compared with, to warn
+"""Addresses that listen on every interface."""
+LINK_TOKEN = re.compile(r"/w/[^\s?\"]+")
+"""A link's token in a request line: never logged, whatever the level."""
+
+
+def _path(target: str) -> str:
+    """The request's path without the query mail systems add (`?utm_source=…`)."""
+    return urlsplit(target).path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from monitor.replies.links import LinkError, LinkSigner
 from monitor.service.daemon import Service
 from monitor.service.status import collect, render
 from monitor.storage import models
+from monitor.storage.engine import Database
 from monitor.web.one_click import WebServer, WindowLinks
 from tests.support.clock import Clock
 from tests.support.world import World, world
@@ -200,8 +202,9 @@ def _token(w: World) -> str:
 
 
 def test_the_one_click_link_asks_first_closes_once_and_refuses_tampering(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="monitor.web.one_click")
     with world(tmp_path, database_url) as w:
         _own_account(w)
         w.serve(("q1", "Could you reply? <script>alert(1)</script>"))
@@ -211,8 +214,10 @@ def test_the_one_click_link_asks_first_closes_once_and_refuses_tampering(
         web.start()
         try:
             base = f"http://{web.address}/w/"
-            page = httpx.get(base + token)
+            page = httpx.get(base + token + "?utm_source=outlook&utm_medium=email")
             assert page.status_code == 200 and '<form method="post"' in page.text
+            assert page.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
             assert "&lt;script&gt;" in page.text and "<script>" not in page.text
             assert _windows(service)[0].status == "open"  # a mail scanner's GET changes nothing
             done = httpx.post(base + token)
@@ -223,6 +228,7 @@ def test_the_one_click_link_asks_first_closes_once_and_refuses_tampering(
             assert httpx.get(f"http://{web.address}/healthz").text == "ok"
         finally:
             web.stop()
+        assert token not in caplog.text and "/w/<token>" in caplog.text  # even at DEBUG
         [window] = _windows(service)
         assert (window.status, window.closed_by) == ("answered", "one-click link")
 
@@ -237,3 +243,14 @@ def test_a_link_expires(monkeypatch: pytest.MonkeyPatch) -> None:
         signer.read(token)
     with pytest.raises(LinkError, match="not valid"):
         LinkSigner("another secret", 1).read(token)
+
+
+def test_listening_on_every_interface_without_tls_is_warned_about(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    links = WindowLinks(Database(database_url), LinkSigner("s", max_age_days=1))
+    web = WebServer(links, "0.0.0.0:0")
+    web.start()
+    web.stop()
+    assert "listen on every interface without TLS" in caplog.text
+    assert "service.public_url" in caplog.text
