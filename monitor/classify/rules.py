@@ -6,18 +6,16 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
-from itertools import groupby
 from pathlib import Path
 
 from monitor.classify.base import Label, Signal, Watchlists
+from monitor.classify.lexicon import STRONG, Hit, compile_lexicon, compile_terms, find_hits
 from monitor.classify.normalise import (
-    DOTLESS,
     INVISIBLE,
     INVISIBLE_TABLE,
     Normalised,
-    fold_char,
     normalise,
 )
 
@@ -41,137 +39,10 @@ LEXICON_LABELS: dict[str, Label] = {
 # People mask profanity and slurs with asterisks ("f*** off", "n*gger"); elsewhere a masked word
 # is too ambiguous ("c***" could be any of several words) to count.
 MASKABLE_LEXICONS = frozenset({"insult", "hate"})
-STRONG, WEAK = 1.0, 0.6
 ALLEGATION_ALONE = 0.5  # an allegation with no named target is scaled down by this factor
 NEAR = 80  # normalised characters between a watch-listed name and a term for them to go together
 PUPIL_EVIDENCE = "pupil name (hashed match)"
 LAYER = "rules"
-
-# --- lexicons -----------------------------------------------------------------------------------
-
-_START = r"(?<![\w*])"
-_END = r"(?![\w*])"
-_SEP = r"[^\w*]{0,5}"
-_Trie = dict[str, "_Trie"]
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One match in normalised text."""
-
-    start: int
-    end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """One lexicon file compiled: its strong and weak entries and its exclusions."""
-
-    strong: re.Pattern[str] | None
-    weak: re.Pattern[str] | None
-    exclude: re.Pattern[str] | None
-
-    def find(self, text: str) -> list[Hit]:
-        """Matches in normalised `text` that no exclusion overlaps, strongest first."""
-        hits = [*_hits(self.strong, text, STRONG), *_hits(self.weak, text, WEAK)]
-        if hits and self.exclude is not None:
-            blocked = [m.span() for m in self.exclude.finditer(text)]
-            hits = [h for h in hits if not any(s < h.end and h.start < e for s, e in blocked)]
-        return sorted(hits, key=lambda hit: (-hit.score, hit.start))
-
-
-def _hits(pattern: re.Pattern[str] | None, text: str, score: float) -> Iterator[Hit]:
-    if pattern is not None:
-        yield from (Hit(m.start(), m.end(), score) for m in pattern.finditer(text) if m.group())
-
-
-def parse_lexicon(source: str) -> tuple[list[str], list[str], list[str]]:
-    """Strong entries, weak (`~`) entries and exclusions (`!`) of a lexicon file."""
-    entries: dict[str, list[str]] = {"": [], "~": [], "!": []}
-    for raw in source.splitlines():
-        line = raw.split("  #", 1)[0].strip()
-        if line and not line.startswith("#"):
-            kind = line[0] if line[0] in "~!" else ""
-            entries[kind].append(line[len(kind) :].strip())
-    return entries[""], entries["~"], entries["!"]
-
-
-@lru_cache(maxsize=64)
-def compile_lexicon(source: str, maskable: bool = False) -> Lexicon:
-    """Compile a lexicon file's text once per process (cached on its content)."""
-    strong, weak, exclude = parse_lexicon(source)
-    return Lexicon(*(compile_terms(terms, maskable) for terms in (strong, weak, exclude)))
-
-
-def compile_terms(terms: Iterable[str], maskable: bool = False) -> re.Pattern[str] | None:
-    """One regex (a trie of the terms) matching any term in normalised text."""
-    units = [u for u in (_term_units(term, maskable) for term in terms) if u]
-    return re.compile(_node_pattern(_trie(units))) if units else None
-
-
-def _is_word(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
-def _term_units(term: str, maskable: bool) -> list[str]:
-    words = [w for w in re.split(r"[\s\-]+", "".join(map(fold_char, term))) if w]
-    units: list[str] = []
-    for index, word in enumerate(words):
-        units.append(_SEP if index else (_START if _is_word(word[0]) else ""))
-        # A masked last letter only counts with another word for context: "f*** off", not "f***".
-        units.extend(_word_units(word, maskable, mask_last=len(words) > 1))
-    if words and _is_word(words[-1][-1]):
-        units.append(_END)
-    return [unit for unit in units if unit]
-
-
-def _word_units(word: str, maskable: bool, mask_last: bool) -> list[str]:
-    units: list[str] = []
-    runs = [(char, len(list(group))) for char, group in groupby(word)]
-    for index, (char, run) in enumerate(runs):
-        if char == "'":
-            units.append("'?")
-        elif not char.isalpha():
-            units.append(re.escape(char * run))
-        elif index == 0:
-            letter = _letter(char)
-            units += [letter, letter + ("*" if run == 1 else f"{{{run - 1},}}")]
-        else:
-            masked = maskable and (mask_last or index < len(runs) - 1)
-            units.append(_letter_unit(char, run, masked))
-    return units
-
-
-def _letter(char: str) -> str:
-    return f"[{char}{DOTLESS}]" if char in "il" else re.escape(char)
-
-
-def _letter_unit(char: str, run: int, maskable: bool) -> str:
-    # Repeated letters are tolerated ("kiiill"), but never fewer than the term has ("as" != "ass").
-    repeat = _letter(char) + ("+" if run == 1 else f"{{{run},}}")
-    return f"(?:{repeat}|\\*{{{run}}})" if maskable else repeat
-
-
-def _trie(terms: Iterable[list[str]]) -> _Trie:
-    root: _Trie = {}
-    for units in terms:
-        node = root
-        for unit in units:
-            node = node.setdefault(unit, {})
-        node[""] = {}
-    return root
-
-
-def _node_pattern(node: _Trie) -> str:
-    # The end-of-word branch goes last so that the longest term wins ("kill you" over "kill").
-    ordered = sorted((unit for unit in node if unit), key=lambda unit: (unit == _END, unit))
-    branches = [unit + _node_pattern(node[unit]) for unit in ordered]
-    if not branches:
-        return ""
-    if "" in node:
-        return "(?:" + "|".join(branches) + ")?"
-    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 def read_lexicons(directory: Path) -> dict[str, str]:
@@ -399,8 +270,8 @@ class RulesLayer:
     def _target_signals(
         self, text: str, norm: Normalised, hits: dict[str, list[Hit]]
     ) -> Iterator[Signal]:
-        staff = list(_hits(self._staff, norm.text, STRONG))
-        school = list(_hits(self._school, norm.text, STRONG))
+        staff = list(find_hits(self._staff, norm.text, STRONG))
+        school = list(find_hits(self._school, norm.text, STRONG))
         pairs = (
             (Label.DEFAMATION, 1.0, "watchlist:staff", staff, hits.get("defamation", [])),
             (Label.DEFAMATION, 1.0, "watchlist:school", school, hits.get("defamation", [])),

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from monitor.classify.base import Label, Signal, Watchlists
+from monitor.classify.lexicon import compile_lexicon
 from monitor.classify.rules import (
     LEXICON_DIR,
     PUPIL_EVIDENCE,
     RulesLayer,
-    compile_lexicon,
     hash_name,
     normalise,
 )
