@@ -21,11 +21,9 @@ from connectors.base import (
 from connectors.graph import (
     FACEBOOK_HOST,
     MAX_PAGE_SIZE,
-    Advice,
     GraphClient,
     GraphSettings,
     JSONObject,
-    UnknownObject,
     clean_text,
     collect_until,
     deleted_post,
@@ -34,6 +32,7 @@ from connectors.graph import (
     remembered,
     unique,
 )
+from connectors.graph_errors import Advice, UnknownObject
 
 log = logging.getLogger(__name__)
 

@@ -22,17 +22,16 @@ from connectors.base import (
 from connectors.graph import (
     INSTAGRAM_HOST,
     MAX_PAGE_SIZE,
-    Advice,
     GraphClient,
     GraphSettings,
     JSONObject,
-    UnknownObject,
     collect_until,
     deleted_post,
     remembered,
     unique,
     with_ids,
 )
+from connectors.graph_errors import Advice, UnknownObject
 from connectors.instagram.cursor import watch_list
 from connectors.instagram.parse import School, parse_comment, parse_media, parse_reply, parse_tag
 from connectors.instagram.token import (

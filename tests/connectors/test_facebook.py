@@ -31,13 +31,8 @@ from connectors.facebook import (
     reached,
     watch_list,
 )
-from connectors.graph import (
-    Advice,
-    UnknownObject,
-    graph_error,
-    next_page_params,
-    regain_access_at,
-)
+from connectors.graph import next_page_params
+from connectors.graph_errors import Advice, UnknownObject, graph_error, regain_access_at
 from tests.support.clock import Clock
 from tests.support.http import LocalServer, Recorded, Reply, local_server
 from tests.support.redirect import redirect_hosts
