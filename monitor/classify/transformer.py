@@ -88,10 +88,10 @@ class TransformersLayer:
             if head_name in self.task_models:
                 scores, rule = self.task_models[head_name].probabilities(texts)[:, 1], head_name
             page = self.page_thresholds[label]
-            for i, score in enumerate(scores):
+            for i, score in enumerate(scores.tolist()):  # floats and bools JSON can store
                 if score >= self.thresholds[label]:
                     confident = page is None or score >= page
-                    signal = Signal(label, round(float(score), 4), LAYER, rule, "", confident)
+                    signal = Signal(label, round(score, 4), LAYER, rule, "", confident)
                     found[i].append(signal)
         return [tuple(signals) for signals in found]
 

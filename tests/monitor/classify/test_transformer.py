@@ -190,3 +190,17 @@ def test_a_profile_without_heads_stops_the_daemon_at_start_with_the_fix(
         f"orm-monitor: no classifier heads in {tmp_path / 'nowhere'}: train them with"
         " `python -m monitor.classify.train --data DIR --out DIR`, or set classifier.heads"
     )
+
+
+def test_signals_with_a_paging_threshold_can_be_stored(encoder: Encoder) -> None:
+    import json
+
+    from monitor.storage.assessments import signals_json
+
+    heads = load_heads(SHIPPED_DIR / "default")
+    paging = TransformersLayer(encoder, heads, page_thresholds={Label.THREAT: 0.99})
+    [signals] = paging.assess(["I will stab you tomorrow at the gate, you idiot"])
+    threat = [s for s in signals if s.label == Label.THREAT]
+    assert threat and all(type(s.confident) is bool for s in signals)
+    stored = json.loads(json.dumps(signals_json(signals)))
+    assert {row["label"] for row in stored} == {str(s.label) for s in signals}
