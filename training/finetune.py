@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from monitor.classify.corpus import (  # noqa: E402
     CRITICAL_TASKS,
     SEEDS,
-    file_sha256,
     git_revision,
     is_validation,
     measures_paging,
@@ -42,7 +41,7 @@ from monitor.classify.corpus import (  # noqa: E402
     read_seeds,
     tunes_encoder,
 )
-from monitor.classify.encoder import BUNDLED_MODEL, TOP_LAYERS_FILE, resolve  # noqa: E402
+from monitor.classify.encoder import BUNDLED_MODEL, TOP_LAYERS_FILE, file_sha256, resolve  # noqa: E402
 
 HEADS = ("sentiment", "offensive", "hate", *(task.label for task in CRITICAL_TASKS))
 SENTIMENT_CLASSES = ("negative", "neutral", "positive")

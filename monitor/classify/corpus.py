@@ -196,11 +196,6 @@ def git_revision() -> str:
     return result.stdout.strip()
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, for the manifest."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class FeatureCache:
     """Features by content on disk, so a second training run skips the encoder."""
 

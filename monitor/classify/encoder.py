@@ -71,7 +71,7 @@ def weights_sha256(directory: Path) -> str:
     for name in WEIGHT_FILES:
         path = directory / name
         if path.is_file():
-            return weights_sha256_of(path)
+            return file_sha256(path)
     raise ModelMissing(f"{directory} holds no weights ({' or '.join(WEIGHT_FILES)})")
 
 
@@ -213,7 +213,7 @@ def apply_tuned_layers(network: Any, directory: Path) -> str:
 
     manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
     path = directory / str(manifest["file"])
-    digest = weights_sha256_of(path)
+    digest = file_sha256(path)
     if digest != manifest["sha256"]:
         raise ModelMissing(
             f"the fine-tuned layers in {path} do not match their manifest's SHA-256 (found"
@@ -227,8 +227,8 @@ def apply_tuned_layers(network: Any, directory: Path) -> str:
     return f"+tuned@{digest[:12]}"
 
 
-def weights_sha256_of(path: Path) -> str:
-    """SHA-256 of one file, read in blocks."""
+def file_sha256(path: Path) -> str:
+    """SHA-256 of one file, read in blocks (weights, data files and seeds for manifests)."""
     digest = hashlib.sha256()
     with path.open("rb") as weights:
         for block in iter(lambda: weights.read(1 << 20), b""):

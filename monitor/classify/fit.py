@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.classify.heads import Head, Matrix
+from monitor.classify.heads import Head, Matrix, sigmoid
 
 Array = np.ndarray[Any, Any]
 
@@ -66,11 +66,6 @@ def fit_head(
     bias = np.asarray(model.intercept_, dtype=np.float32)
     head = Head(name, classes, coefficients, bias, threshold, True, calibration, page)
     return head, held
-
-
-def sigmoid(z: Array) -> Array:
-    """The logistic function."""
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
 
 
 def platt(logits: Array, y: Array) -> tuple[float, float]:

@@ -38,6 +38,11 @@ class Lexical:
         return np.array(found, dtype=np.float32).reshape(len(rows), len(keys))  # 0 rows: (0, 4)
 
 
+def sigmoid(z: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The logistic function, clipped so that extreme logits do not overflow."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+
+
 def features(vectors: Matrix, lexical: Matrix) -> Matrix:
     """What the heads read: the sentence vector and the lexical scores side by side."""
     return np.hstack([vectors, lexical]).astype(np.float32)
@@ -72,7 +77,7 @@ class Head:
         """One row per input: the calibrated probability of each class."""
         logits = self.logits(x)
         if len(self.classes) == 2 and logits.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-np.clip(logits[:, 0], -60.0, 60.0)))
+            positive = sigmoid(logits[:, 0])
             return np.asarray(np.stack([1.0 - positive, positive], axis=1), dtype=np.float32)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), dtype=np.float32)

@@ -31,7 +31,6 @@ from monitor.classify.corpus import (
     SafeguardingTask,
     Seed,
     Task,
-    file_sha256,
     git_revision,
     is_validation,
     measures_paging,
@@ -40,7 +39,7 @@ from monitor.classify.corpus import (
     seed_classes,
     tunes_encoder,
 )
-from monitor.classify.encoder import Encoder
+from monitor.classify.encoder import Encoder, file_sha256
 from monitor.classify.fit import C, fit_head, macro_f1
 from monitor.classify.heads import SHIPPED_DIR, Head, Heads
 

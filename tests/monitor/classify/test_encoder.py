@@ -12,8 +12,8 @@ from monitor.classify.encoder import (
     TOP_LAYERS_FILE,
     ModelMissing,
     apply_tuned_layers,
+    file_sha256,
     resolve,
-    weights_sha256_of,
 )
 
 
@@ -28,7 +28,7 @@ def tuned_dir(tmp_path: Path, state: dict[str, Any]) -> Path:
     from safetensors.torch import save_file
 
     save_file(state, str(tmp_path / TOP_LAYERS_FILE))
-    manifest = {"file": TOP_LAYERS_FILE, "sha256": weights_sha256_of(tmp_path / TOP_LAYERS_FILE)}
+    manifest = {"file": TOP_LAYERS_FILE, "sha256": file_sha256(tmp_path / TOP_LAYERS_FILE)}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return tmp_path
 
