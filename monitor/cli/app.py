@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     """The command-line interface: the options every command takes, then each command group's."""
     top = argparse.ArgumentParser(
-        prog="orm-monitor", description=__doc__, parents=[global_options(default=None)]
+        prog="orm-monitor", description=__doc__, parents=[global_options(top=True)]
     )
     top.set_defaults(secrets=read_secret, fake_api=None)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")

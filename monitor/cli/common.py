@@ -32,15 +32,15 @@ class UsageError(Exception):
     """A problem the user fixes by changing the command line or the environment."""
 
 
-def global_options(default: object = argparse.SUPPRESS) -> argparse.ArgumentParser:
+def global_options(*, top: bool = False) -> argparse.ArgumentParser:
     """The options every command takes, before or after its name (`check-config --config x`).
 
-    The top-level parser gets real defaults; each (sub)command gets them with SUPPRESS, so an
-    option given before the command is not overwritten by the command's parser.
+    Only the top-level parser sets their defaults; a (sub)command's parser leaves an option it
+    was not given alone (SUPPRESS), so one given before the command keeps its value.
     """
 
     def given(value: object) -> object:
-        return argparse.SUPPRESS if default is argparse.SUPPRESS else value
+        return value if top else argparse.SUPPRESS
 
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument(
