@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -156,13 +157,8 @@ def review_alert(
 
 
 def _held_item(item: models.Item, reviews: Sequence[models.Review]) -> AlertItem:
-    return AlertItem(
-        text=item.text,
-        url=item.url,
-        author=item.author_name or item.author_handle or item.author_id,
-        source_name=item.source_id,
-        kind=item.kind,
-        created_at=posted_at(item),
+    return replace(
+        window_item(item),
         labels=tuple(review.label for review in reviews),
         reasons=tuple(
             f"item {item.id}: {review.label} {review.score:.0%} confident, below paging"
