@@ -79,6 +79,8 @@ class Alert:
     headline: str
     items: tuple[AlertItem, ...] = ()
     summary: str = ""
+    reply_status: str = ""
+    """When a reply is owed and how long is left, or who already answered (empty: no reply)."""
     action: str = ""
     links: tuple[tuple[str, str], ...] = ()
     extra_count: int = 0

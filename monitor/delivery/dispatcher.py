@@ -27,6 +27,7 @@ from monitor.classify.base import Severity
 from monitor.config.schema import AlertsConfig, OrmConfig, SchoolConfig
 from monitor.delivery.journal import SentJournal
 from monitor.delivery.outbox import DELIVERED, FAILED, PENDING, SENDING, enqueue
+from monitor.delivery.reply_status import before_send
 from monitor.storage import models
 from monitor.storage.engine import Database
 from monitor.storage.models import utcnow
@@ -187,6 +188,7 @@ class Dispatcher:
             alert = Alert.from_json(row.payload)
             if alert.digest_id is not None:
                 alert = replace(alert, report=_report(session, alert.digest_id))
+            alert = before_send(session, row, alert, self.clock(), self.config.service.timezone)
         recipient = Recipient(row.recipient, row.recipient_name)
         try:
             result = self._channel(row).send(alert, recipient, row.idempotency_key)
