@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeAlias
 
@@ -14,7 +15,8 @@ from sqlalchemy.engine import make_url
 from monitor.config.loading import load_config, load_demo_config
 from monitor.config.schema import OrmConfig
 from monitor.config.secrets import read_secret
-from monitor.demo.fake_mastodon import FakeMastodon
+from monitor.demo.dates import demo_started_at
+from monitor.demo.fake_mastodon import FakeMastodon, demo_secrets
 from monitor.storage.engine import Database, database_url
 
 DEFAULT_CONFIG = Path("/etc/orm-monitor/config.toml")
@@ -99,9 +101,7 @@ def config_if_any(args: argparse.Namespace) -> OrmConfig | None:
 
 def _load(args: argparse.Namespace) -> OrmConfig:
     if args.demo:
-        args.fake_api = FakeMastodon().start()
-        args.secrets = args.fake_api.secrets(read_secret)
-        return load_demo_config(args.state_dir.resolve(), mastodon_url=args.fake_api.url)
+        return _demo_config(args)
     path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
     if path is None and DEFAULT_CONFIG.exists():
         path = DEFAULT_CONFIG
@@ -111,6 +111,21 @@ def _load(args: argparse.Namespace) -> OrmConfig:
             "or try the bundled demo with --demo"
         )
     return load_config(path)
+
+
+NOT_POLLED = "the demo's fake Mastodon instance runs only for commands that poll"
+
+
+def _demo_config(args: argparse.Namespace) -> OrmConfig:
+    """The embedded demo; its fake Mastodon instance starts only for a command that polls."""
+    state_dir = args.state_dir.resolve()
+    if not (getattr(args, "polls", False) or getattr(args, "probe", False)):
+        args.secrets = demo_secrets(NOT_POLLED, read_secret)
+        return load_demo_config(state_dir)
+    started = demo_started_at(state_dir, lambda: datetime.now(UTC))
+    args.fake_api = FakeMastodon(clock=lambda: started).start()
+    args.secrets = args.fake_api.secrets(read_secret)
+    return load_demo_config(state_dir, mastodon_url=args.fake_api.url)
 
 
 def database(config: OrmConfig, secrets: Callable[[str], str]) -> Database:

@@ -28,10 +28,13 @@ log = logging.getLogger("orm_monitor")
 
 def register(commands: Commands) -> None:
     """Add `run`, `poll` and `status`."""
-    add_command(commands, "run", cmd_run, "run the daemon").add_argument(
+    run = add_command(commands, "run", cmd_run, "run the daemon")
+    run.add_argument(
         "--once", action="store_true", help="poll every source once, deliver, and exit"
     )
     poll = add_command(commands, "poll", cmd_poll, "poll one source now and print what it found")
+    for polling in (run, poll):
+        polling.set_defaults(polls=True)  # the demo starts its fake Mastodon instance for these
     poll.add_argument("source", help="the source id from the config")
     poll.add_argument("--dry-run", action="store_true", help="store nothing, alert nobody")
     add_command(commands, "status", cmd_status, "sources, outbox and reply windows")

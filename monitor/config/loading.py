@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from monitor.config.schema import (
     SourceConfig,
     TrustConfig,
 )
+from monitor.demo.dates import dated_feeds, demo_started_at
 
 DEMO_DIR = Path(__file__).parent.parent / "demo"
 SECRET_KEY = re.compile(
@@ -246,14 +248,19 @@ def parse_config_text(text: str, source: str) -> OrmConfig:
     return parse_config(raw, source)
 
 
-def load_demo_config(state_dir: Path, mastodon_url: str = "http://127.0.0.1:9") -> OrmConfig:
+def load_demo_config(
+    state_dir: Path,
+    mastodon_url: str = "http://127.0.0.1:9",
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> OrmConfig:
     """The embedded demo: bundled feeds, SQLite and a mail directory under `state_dir`.
 
-    `mastodon_url` is where the demo's fake Mastodon instance answers (`monitor.demo`).
+    `mastodon_url` is where the demo's fake Mastodon instance answers (`monitor.demo`); the
+    feeds are the bundled ones dated just before the demo's first run (`monitor.demo.dates`).
     """
     text = (DEMO_DIR / "demo.toml").read_text(encoding="utf-8")
     for placeholder, value in (
-        ("@DEMO_DIR@", DEMO_DIR.as_posix()),
+        ("@DEMO_FEEDS@", dated_feeds(state_dir, demo_started_at(state_dir, clock)).as_posix()),
         ("@STATE_DIR@", state_dir.as_posix()),
         ("@FAKE_MASTODON_URL@", mastodon_url),
     ):

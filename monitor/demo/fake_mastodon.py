@@ -139,6 +139,15 @@ class DemoWorld:
         return [*posted, self.announcement]
 
 
+def demo_secrets(token: str, fallback: Callable[[str], str]) -> Callable[[str], str]:
+    """A credential reader that knows the demo's Mastodon token and defers to `fallback`."""
+
+    def read(name: str) -> str:
+        return token if name == TOKEN_CREDENTIAL else fallback(name)
+
+    return read
+
+
 def newer_than(entities: list[Entity], min_id: str | None) -> list[Entity]:
     """Mastodon's `min_id` paging: only entities with a larger id, newest first."""
     if not min_id:
@@ -168,11 +177,7 @@ class FakeMastodon:
 
     def secrets(self, fallback: Callable[[str], str]) -> Callable[[str], str]:
         """A credential reader that knows the demo token and defers to `fallback` otherwise."""
-
-        def read(name: str) -> str:
-            return self.token if name == TOKEN_CREDENTIAL else fallback(name)
-
-        return read
+        return demo_secrets(self.token, fallback)
 
     def start(self) -> FakeMastodon:
         """Serve requests until the process ends or `stop` is called."""
