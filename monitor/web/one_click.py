@@ -13,8 +13,8 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from monitor.replies.links import LinkError, LinkSigner, WindowAction
 from monitor.storage import models
 from monitor.storage.engine import Database
 from monitor.storage.models import utcnow
+from monitor.web.http_server import BoundedHTTPServer, BufferedRequestHandler, Limits
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,10 @@ def _confirm(token: str, action: WindowAction, text: str) -> str:
 class WebServer:
     """Serves /w/<token> and /healthz on a loopback or LAN address in a background thread."""
 
-    def __init__(self, links: WindowLinks, listen: str) -> None:
+    def __init__(self, links: WindowLinks, listen: str, limits: Limits | None = None) -> None:
         host, _, port = listen.rpartition(":")
-        self._httpd = ThreadingHTTPServer((host, int(port)), _handler(links))
+        address = (host.strip("[]"), int(port))
+        self._httpd = BoundedHTTPServer(address, _handler(links), limits or Limits())
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.2,), name="web", daemon=True
         )
@@ -114,6 +116,11 @@ class WebServer:
         """host:port actually bound."""
         host, port = self._httpd.server_address[:2]
         return f"{host!s}:{port}"
+
+    @property
+    def threads(self) -> int:
+        """Threads serving requests now (the one that reads them not counted)."""
+        return self._httpd.handling
 
     def start(self) -> None:
         """Start serving."""
@@ -131,8 +138,8 @@ class WebServer:
         self._httpd.server_close()
 
 
-def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler(links: WindowLinks) -> type[BufferedRequestHandler]:
+    class Handler(BufferedRequestHandler):
         server_version = "orm-monitor"
 
         def do_GET(self) -> None:
@@ -146,7 +153,10 @@ def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             path = _path(self.path)
-            if path.startswith("/w/"):
+            if not same_origin(self.headers):
+                log.info("web: refused a POST from another site (%s)", _sender(self.headers))
+                self._reply(HTTPStatus.FORBIDDEN, _page(FOREIGN))
+            elif path.startswith("/w/"):
                 self._reply(*links.act(path[3:]))
             else:
                 self._reply(HTTPStatus.NOT_FOUND, _page("Not found."))
@@ -157,7 +167,8 @@ def _handler(links: WindowLinks) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
-            self.send_header("Referrer-Policy", "no-referrer")
+            # same-origin, not no-referrer: the button's POST then carries our Origin, not "null"
+            self.send_header("Referrer-Policy", "same-origin")
             self.send_header("X-Frame-Options", "DENY")
             self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header(
@@ -183,3 +194,46 @@ LINK_TOKEN = re.compile(r"/w/[^\s?\"]+")
 def _path(target: str) -> str:
     """The request's path without the query mail systems add (`?utm_source=…`)."""
     return urlsplit(target).path
+
+
+FOREIGN = "This button only works from the page its link opens: open the link from your alert."
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def same_origin(headers: Message) -> bool:
+    """Whether a POST comes from a page of this site (or from no browser page at all).
+
+    Browsers always send Origin with a cross-site POST, so a missing one (with no Referer) is a
+    script or an old client, which could send the request without a browser anyway. The site is
+    the host the browser asked for (Host, or X-Forwarded-Host from a reverse proxy; a page on
+    another site cannot set either), so the check holds behind a proxy at `service.public_url`.
+    """
+    sender = headers.get("Origin") or headers.get("Referer")
+    if sender is None:
+        return True
+    scheme, name, port = _site(sender)
+    if scheme not in DEFAULT_PORTS or not name:
+        return False  # "null": a sandboxed or privacy-stripped page, never our own form
+    allowed = {(name, port or DEFAULT_PORTS[scheme]), (name, None)}  # a proxy may drop the port
+    return any(_site(f"//{host}")[1:] in allowed for host in _hosts(headers))
+
+
+def _hosts(headers: Message) -> list[str]:
+    """The host names the request was addressed to, by the browser or through a proxy."""
+    names = [headers.get("Host", ""), *headers.get("X-Forwarded-Host", "").split(",")]
+    return [name.strip() for name in names if name.strip()]
+
+
+def _site(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, host name and port (None where it names none); empty if malformed."""
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme, parts.hostname or "", parts.port)
+    except ValueError:
+        return ("", "", None)
+
+
+def _sender(headers: Message) -> str:
+    """The site that sent a request, for the log: scheme and host only, never a path."""
+    scheme, name, _ = _site(headers.get("Origin") or headers.get("Referer") or "")
+    return f"{scheme}://{name}" if name else "null"
