@@ -114,11 +114,7 @@ class BoundedHTTPServer:
         try:
             while not self._stop.is_set():
                 for key, _ in self._selector.select(poll_interval):
-                    connection: socket.socket = key.fileobj  # type: ignore[assignment]
-                    if connection is self.socket:
-                        self._accept()
-                    else:
-                        self._receive(connection)
+                    self._ready(key.fileobj)  # type: ignore[arg-type]
                 self._expire(time.monotonic())
         finally:
             for connection in list(self._pending):
@@ -138,6 +134,18 @@ class BoundedHTTPServer:
             running = list(self._handlers)
         for thread in running:
             thread.join(self.limits.write_timeout)
+
+    def _ready(self, connection: socket.socket) -> None:
+        """Take a new connection or read from one; a bug drops that connection, not the loop."""
+        try:
+            if connection is self.socket:
+                self._accept()
+            else:
+                self._receive(connection)
+        except Exception:
+            log.exception("web: reading a request failed")
+            if connection in self._pending:
+                self._drop(connection)
 
     def _accept(self) -> None:
         try:

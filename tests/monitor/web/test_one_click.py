@@ -93,7 +93,7 @@ def test_300_half_open_connections_take_no_threads_and_are_closed_after_the_time
     db: Database,
 ) -> None:
     [item_id] = _open_windows(db, 1)
-    with serving(db, Limits(read_timeout=1.0)) as web:
+    with serving(db, Limits(read_timeout=1.5)) as web:
         host, port = web.address.split(":")
         threads_before = threading.active_count()
         clients = []
@@ -104,15 +104,15 @@ def test_300_half_open_connections_take_no_threads_and_are_closed_after_the_time
             clients.append(client)
         opened = time.monotonic()
         time.sleep(0.2)
-        assert threading.active_count() <= threads_before + 1  # the old server: +300, for ever
+        assert threading.active_count() <= threads_before  # the old server: +300, for ever
         base = f"http://{web.address}"
-        assert httpx.get(f"{base}/healthz", timeout=0.9).text == "ok"
-        assert httpx.post(f"{base}/w/{_token(db, item_id)}", timeout=0.9).status_code == 200
-        assert time.monotonic() - opened < 1.0  # answered while the 300 were still open
+        assert httpx.get(f"{base}/healthz", timeout=1.4).text == "ok"
+        assert httpx.post(f"{base}/w/{_token(db, item_id)}", timeout=1.4).status_code == 200
+        assert time.monotonic() - opened < 1.5  # answered while the 300 were still open
         for client in clients:
-            client.settimeout(max(0.1, opened + 3 - time.monotonic()))
+            client.settimeout(max(0.1, opened + 4 - time.monotonic()))
         assert all(_closed_by_server(client) for client in clients)
-        assert time.monotonic() - opened < 3
+        assert time.monotonic() - opened < 4
         assert web.threads == 0 and threading.active_count() <= threads_before
         for client in clients:
             client.close()
