@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+LOCK_NAMESPACE = 7303789  # "orm" as an int4: the first key of every advisory lock we take
+RUN_LOCK, MIGRATION_LOCK = 1, 2
+"""Second keys: the running daemon (monitor.storage.locks), and a migration in progress."""
 
 
 class DatabaseError(Exception):
@@ -66,7 +71,7 @@ class Database:
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision."""
         try:
-            with self.engine.begin() as connection:
+            with self.engine.begin() as connection, migration_lock(connection, self.url):
                 config = alembic_config(self.url)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -112,6 +117,34 @@ def alembic_config(url: str) -> AlembicConfig:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+@contextmanager
+def migration_lock(connection: Connection, url: str) -> Iterator[None]:
+    """Serialise migrations: a second process waits, then finds the schema up to date."""
+    path = sqlite_file(url)
+    if path is not None:  # a file lock beside the database, freed by the kernel on death
+        fd = os.open(path.with_name(path.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+        return
+    if connection.dialect.name == "postgresql":  # released when the caller's transaction ends
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+            {"ns": LOCK_NAMESPACE, "key": MIGRATION_LOCK},
+        )
+    yield
 
 
 def safe_url(url: str) -> str:
