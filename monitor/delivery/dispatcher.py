@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,7 +27,15 @@ from alerts.base import (
 from monitor.classify.base import Severity
 from monitor.config.schema import AlertsConfig, OrmConfig, SchoolConfig
 from monitor.delivery.journal import SentJournal
-from monitor.delivery.outbox import DELIVERED, FAILED, PENDING, SENDING, enqueue
+from monitor.delivery.outbox import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    SENDING,
+    doubt,
+    enqueue,
+    settle_expired,
+)
 from monitor.delivery.reply_status import before_send
 from monitor.storage import models
 from monitor.storage.engine import Database
@@ -36,6 +45,8 @@ log = logging.getLogger(__name__)
 
 FAILPOINT_ENV = "ORM_MONITOR_FAILPOINT"
 BATCH = 50
+TAKEN_OVER = "taken over"
+"""A claimed row another dispatcher took after the claim's lease ran out: not sent here."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     reconciled: int = 0
+    taken_over: int = 0
 
 
 ChannelFactory = Callable[[SchoolConfig, str], Channel]
@@ -79,62 +91,63 @@ class Dispatcher:
             return self._run(stop)
 
     def _run(self, stop: Callable[[], bool]) -> DispatchReport:
-        counts = {DELIVERED: 0, "retry": 0, FAILED: 0}
-        reconciled = self._reconcile(at_start=False)
+        counts = {DELIVERED: 0, "retry": 0, FAILED: 0, TAKEN_OVER: 0}
+        reconciled = self._reconcile()
         while not stop():
-            claimed = self._claim(BATCH)
+            token = uuid.uuid4().hex  # fencing: each claim is this run's until it is settled
+            claimed = self._claim(BATCH, token)
             if not claimed:
                 break
             for index, row_id in enumerate(claimed):
                 if stop():
-                    self._release(claimed[index:])
+                    self._release(claimed[index:], token)
                     break
-                counts[self._deliver(row_id)] += 1
-        return DispatchReport(counts[DELIVERED], counts["retry"], counts[FAILED], reconciled)
+                counts[self._deliver(row_id, token)] += 1
+        return DispatchReport(
+            counts[DELIVERED], counts["retry"], counts[FAILED], reconciled, counts[TAKEN_OVER]
+        )
 
-    def reconcile(self, *, at_start: bool = False) -> int:
-        """Rows left 'sending' by a crash: delivered if journal or channel confirm, else resent.
+    def reconcile(self) -> int:
+        """Rows whose claim's lease ran out: delivered if journal or channel confirm, else resent.
 
-        At start every 'sending' row is in doubt (one dispatcher per database); later only
-        those whose lease ran out.
+        A row still within its lease is never touched, at start included: the dispatcher that
+        claimed it may still be sending it (it renews the lease right before each send).
         """
         with self._lock:
-            return self._reconcile(at_start)
+            return self._reconcile()
 
-    def _reconcile(self, at_start: bool) -> int:
+    def _reconcile(self) -> int:
         now = self.clock()
-        query = select(models.OutboxMessage).where(models.OutboxMessage.status == SENDING)
-        if not at_start:
-            query = query.where(models.OutboxMessage.claimed_until < now)
+        query = select(models.OutboxMessage).where(
+            models.OutboxMessage.status == SENDING, models.OutboxMessage.claimed_until < now
+        )
         with self.db.session() as session:
             stale = session.scalars(query).all()
-            for row in stale:
-                self._settle_in_doubt(session, row, now)
-        return len(stale)
+            return sum(self._settle_in_doubt(session, row, now) for row in stale)
 
-    def _settle_in_doubt(self, session: Session, row: models.OutboxMessage, now: datetime) -> None:
+    def _settle_in_doubt(self, session: Session, row: models.OutboxMessage, now: datetime) -> bool:
         journalled = self.journal.lookup(row.idempotency_key)
         confirmed = (
             True if journalled is not None else self._channel(row).confirm(row.idempotency_key)
         )
         if confirmed:
-            row.status, row.delivered_at, row.claimed_until = DELIVERED, now, None
-            row.provider_message_id = journalled or row.provider_message_id
+            settled = {"status": DELIVERED, "delivered_at": now}
+            settled["provider_message_id"] = journalled or row.provider_message_id
+        else:
+            settled = {"status": PENDING, "next_attempt_at": now, "last_error": doubt(confirmed)}
+        if not settle_expired(session, row, now, settled):
+            return False  # its holder renewed the lease or settled it meanwhile
+        if confirmed:
             log.info(
                 "outbox %d: delivered before the interruption (confirmed by the %s)",
                 row.id,
                 "journal" if journalled is not None else f"{row.channel} channel",
             )
-            return
-        row.status, row.claimed_until, row.next_attempt_at = PENDING, None, now
-        row.last_error = (
-            "interrupted while sending; not delivered"
-            if confirmed is False
-            else "interrupted while sending; resent with the same message id"
-        )
-        log.warning("outbox %d: %s", row.id, row.last_error)
+        else:
+            log.warning("outbox %d: %s", row.id, settled["last_error"])
+        return True
 
-    def _claim(self, limit: int) -> list[int]:
+    def _claim(self, limit: int, token: str) -> list[int]:
         now = self.clock()
         until = now + timedelta(seconds=self.settings.lease_seconds)
         with self.db.session() as session:
@@ -148,7 +161,7 @@ class Dispatcher:
                 .limit(limit)
             ).all()
             ordered = sorted(due, key=lambda r: _urgency(r.severity, r.id))
-            return [r.id for r in ordered if self._take(session, r.id, until)]
+            return [r.id for r in ordered if self._take(session, r.id, until, token)]
 
     def prune_journal(self) -> None:
         """Forget journal lines whose rows the database has settled."""
@@ -160,29 +173,66 @@ class Dispatcher:
             ).all()
             self.journal.prune(unsettled)
 
-    def _release(self, row_ids: list[int]) -> None:
+    def _release(self, row_ids: list[int], token: str) -> None:
         """Hand back rows claimed but not attempted (the service is stopping)."""
         with self.db.session() as session:
             session.execute(
                 update(models.OutboxMessage)
-                .where(models.OutboxMessage.id.in_(row_ids), models.OutboxMessage.status == SENDING)
+                .where(
+                    models.OutboxMessage.id.in_(row_ids),
+                    models.OutboxMessage.status == SENDING,
+                    models.OutboxMessage.claim_token == token,
+                )
                 .values(
-                    status=PENDING, claimed_until=None, attempts=models.OutboxMessage.attempts - 1
+                    status=PENDING,
+                    claimed_until=None,
+                    claim_token=None,
+                    attempts=models.OutboxMessage.attempts - 1,
                 )
                 .execution_options(synchronize_session=False)
             )
 
-    def _take(self, session: Session, row_id: int, until: datetime) -> bool:
+    def _take(self, session: Session, row_id: int, until: datetime, token: str) -> bool:
         """Claim one row; another dispatcher that got there first wins."""
         taken = session.execute(
             update(models.OutboxMessage)
             .where(models.OutboxMessage.id == row_id, models.OutboxMessage.status == PENDING)
-            .values(status=SENDING, claimed_until=until, attempts=models.OutboxMessage.attempts + 1)
+            .values(
+                status=SENDING,
+                claimed_until=until,
+                claim_token=token,
+                attempts=models.OutboxMessage.attempts + 1,
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
-    def _deliver(self, row_id: int) -> str:
+    def _still_ours(self, row_id: int, token: str) -> bool:
+        """Right before a send: renew the lease if the claim is still ours (fencing)."""
+        until = self.clock() + timedelta(seconds=self.settings.lease_seconds)
+        with self.db.session() as session:
+            held = session.execute(
+                update(models.OutboxMessage)
+                .where(
+                    models.OutboxMessage.id == row_id,
+                    models.OutboxMessage.status == SENDING,
+                    models.OutboxMessage.claim_token == token,
+                )
+                .values(claimed_until=until)
+                .execution_options(synchronize_session=False)
+            )
+        if held.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        log.warning(
+            "outbox %d: its claim ran out (alerts.lease_seconds) and another dispatcher took it "
+            "over; not sending it from here",
+            row_id,
+        )
+        return False
+
+    def _deliver(self, row_id: int, token: str) -> str:
+        if not self._still_ours(row_id, token):
+            return TAKEN_OVER
         with self.db.session() as session:
             row = session.get_one(models.OutboxMessage, row_id)
             alert = Alert.from_json(row.payload)
@@ -199,11 +249,29 @@ class Dispatcher:
             self.journal.record(row.idempotency_key, result.provider_message_id)
         _failpoint("dispatch-after-send")
         with self.db.session() as session:
-            return self._record(session, session.get_one(models.OutboxMessage, row_id), result)
+            row = session.get_one(models.OutboxMessage, row_id, with_for_update=True)
+            if (row.status, row.claim_token) != (SENDING, token):
+                return self._record_late(row, result)
+            return self._record(session, row, result)
+
+    def _record_late(self, row: models.OutboxMessage, result: DeliveryResult) -> str:
+        """A send that outlived its lease: the row is no longer ours, so its result is only kept
+        where it stops a second send (a delivery to a row handed back but not yet re-claimed)."""
+        log.warning(
+            "outbox %d: the send took longer than alerts.lease_seconds and the row was handed "
+            "to another dispatcher meanwhile (%s here)",
+            row.id,
+            result.status,
+        )
+        if result.status is not DeliveryStatus.DELIVERED or row.status != PENDING:
+            return TAKEN_OVER
+        row.status, row.delivered_at, row.claimed_until = DELIVERED, self.clock(), None
+        row.provider_message_id, row.last_error = result.provider_message_id, None
+        return DELIVERED
 
     def _record(self, session: Session, row: models.OutboxMessage, result: DeliveryResult) -> str:
         now = self.clock()
-        row.claimed_until = None
+        row.claimed_until, row.claim_token = None, None
         session.add(
             models.AuditEntry(
                 actor="dispatcher",

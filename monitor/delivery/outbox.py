@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Recipient
@@ -53,3 +53,28 @@ def enqueue(
         )
     )
     return True
+
+
+def doubt(confirmed: bool | None) -> str:
+    """Why a row interrupted while sending goes out again (the channel could not confirm it)."""
+    if confirmed is False:
+        return "interrupted while sending; not delivered"
+    return "interrupted while sending; resent with the same message id"
+
+
+def settle_expired(
+    session: Session, row: models.OutboxMessage, now: datetime, values: dict[str, object]
+) -> bool:
+    """Settle a row only if it is still the claim whose lease ran out (nobody renewed it)."""
+    settled = session.execute(
+        update(models.OutboxMessage)
+        .where(
+            models.OutboxMessage.id == row.id,
+            models.OutboxMessage.status == SENDING,
+            models.OutboxMessage.claim_token == row.claim_token,  # IS NULL for an old claim
+            models.OutboxMessage.claimed_until < now,
+        )
+        .values(claimed_until=None, claim_token=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(settled.rowcount == 1)  # type: ignore[attr-defined]

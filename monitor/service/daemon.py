@@ -110,7 +110,7 @@ class Service:
             for _, source in self.config.sources():
                 expected = 2 * health.interval(source, self.pipeline.default_minutes(source))
                 health.resume_on_start(session, source, now, expected + STARTUP_SLACK)
-        self.dispatcher.reconcile(at_start=True)
+        self.dispatcher.reconcile()
 
     def start(self) -> None:
         """Prepare and start the scheduler; tells systemd we are ready."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import tomli_w
 
 from sqlalchemy import select
 
@@ -21,6 +24,7 @@ from tests.support.clock import Clock
 from tests.support.world import World, world
 
 THREAT = ("t1", "I will stab you after school")
+LEASE = 10  # alerts.lease_seconds, its smallest allowed value
 
 
 def _dispatcher(w: World, db: Database, clock: Clock) -> Dispatcher:
@@ -206,10 +210,16 @@ def test_a_dispatcher_killed_between_send_and_mark_sends_exactly_once_after_rest
     tmp_path: Path, database_url: str
 ) -> None:
     with world(tmp_path, database_url) as w:
+        w.raw["alerts"]["lease_seconds"] = LEASE
+        w.config_path.write_text(tomli_w.dumps(w.raw), encoding="utf-8")
         w.serve(THREAT)
         crashed = _run(w, "run", "--once", failpoint="dispatch-after-send")
         assert crashed.returncode == 70, crashed.stderr
         assert len(w.smtp.messages) == 1  # the first alert went out, then the process died
+        # Its claims stand until their lease runs out: a live dispatcher could still hold them.
+        assert "interruption" not in _run(w, "run", "--once").stderr
+        assert len(w.smtp.messages) == 1
+        time.sleep(LEASE + 0.5)
         restarted = _run(w, "run", "--once")
         assert restarted.returncode == 0, restarted.stderr
         assert sorted(w.recipients()) == [
