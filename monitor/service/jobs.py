@@ -7,28 +7,41 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
 
 
 def guarded(job: Callable[..., None], name: str) -> Callable[..., None]:
-    """Run a job so that a database outage is one clear line and any other error a traceback."""
+    """Run a job so that a database outage or a unique-key clash is one clear line (each named
+    for what it is) and any other error a traceback."""
 
     def run(*args: object) -> None:
         try:
             job(*args)
-        except DBAPIError as error:
+        except IntegrityError as error:
+            log.error(
+                "%s: unique-key clash (%s): another process stored the same row first; this "
+                "transaction was rolled back and the job runs again at its next turn. Is "
+                "`orm-monitor poll` or a second daemon writing to this database?",
+                name,
+                _first_line(error),
+            )
+        except (OperationalError, InterfaceError) as error:
             log.error(
                 "%s: database unavailable (%s); retrying at the next run. Check that the "
                 "database server is up, or that no other process holds the SQLite file",
                 name,
-                str(error.orig).splitlines()[0] if error.orig else error,
+                _first_line(error),
             )
         except Exception:
             log.exception("%s: unexpected error; the service keeps running", name)
 
     return run
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).splitlines()[0] if error.orig else str(error)
 
 
 class InFlight:
