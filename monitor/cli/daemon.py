@@ -21,7 +21,9 @@ from monitor.config.schema import OrmConfig
 from monitor.flow.pipeline import Pipeline, Preview
 from monitor.service import status as status_report
 from monitor.service.daemon import Service
+from monitor.storage.engine import database_url
 from monitor.storage.ingest import sync_config
+from monitor.storage.locks import single_instance
 
 log = logging.getLogger("orm_monitor")
 
@@ -41,16 +43,17 @@ def register(commands: Commands) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the daemon (or one round with --once)."""
+    """Run the daemon (or one round with --once); a second one on the same database refuses."""
     config = config_from(args)
     if args.demo:
         log.info("demo mode: alerts are written to %s", (args.state_dir / "mail").resolve())
-    service = Service(config, secrets=args.secrets)
-    if args.once:
-        service.run_once()
-        service.stop()
-    else:
-        service.run_forever()
+    with single_instance(database_url(config, args.secrets)):  # one daemon per database
+        service = Service(config, secrets=args.secrets)
+        if args.once:
+            service.run_once()
+            service.stop()
+        else:
+            service.run_forever()
     return 0
 
 
