@@ -20,6 +20,9 @@ _CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 _WHITESPACE_RUN = re.compile(r"\s+")
 # Category Cc is exactly U+0000-001F and U+007F-009F; \t and \n stay in multi-line text.
 _CONTROLS_BUT_LINE_BREAKS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Invisible direction controls (embeddings, overrides, isolates, marks) can make a post read
+# backwards or hide text in a body as in a header ("Trojan Source"); they are removed.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SEVERITY_COLOURS = {
     "critical": "#b91c1c",
     "high": "#c2410c",
@@ -69,10 +72,10 @@ def strip_controls(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Multi-line untrusted text: line breaks kept as \\n, other controls and lone surrogates go."""
+    """Multi-line untrusted text: line breaks kept as \\n; controls, bidi and lone surrogates go."""
     text = _fix_surrogates(text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return _CONTROLS_BUT_LINE_BREAKS.sub(" ", text)
+    return BIDI_CONTROLS.sub("", _CONTROLS_BUT_LINE_BREAKS.sub(" ", text))
 
 
 def _fix_surrogates(text: str) -> str:
@@ -171,6 +174,7 @@ def render_email(alert: Alert, recipient: Recipient) -> RenderedEmail:
         "school_name": strip_controls(alert.school_name),
         "headline": strip_controls(alert.headline),
         "summary": clean_text(alert.summary),
+        "reply_status": strip_controls(alert.reply_status),
         "action": clean_text(alert.action),
         "items": [item_view(item) for item in alert.items],
         "extra_count": alert.extra_count,

@@ -109,6 +109,8 @@ def _item_block(item: AlertItem) -> Json:
 
 def _body(alert: Alert) -> list[Json]:
     body = [_header(alert)]
+    if alert.reply_status:
+        body.append(_rich(_run(_line(alert.reply_status), weight="Bolder", color="Accent")))
     if alert.summary:
         body.append(_rich(_run(shorten(clean_text(alert.summary), PARAGRAPH_CHARS))))
     body += [_item_block(item) for item in alert.items]
@@ -202,6 +204,7 @@ def _bare(alert: Alert) -> Alert:
         severity=alert.severity,
         headline=alert.headline,
         summary=shorten(alert.summary, 500),
+        reply_status=alert.reply_status,
         extra_count=alert.extra_count + len(alert.items),
     )
 

@@ -11,6 +11,7 @@ from alerts.base import Alert, AlertItem
 from monitor.classify.base import Assessment, Label, Severity, Signal
 from monitor.classify.rules import LAYER as RULES_LAYER
 from monitor.config.schema import SchoolConfig, SourceConfig
+from monitor.delivery.reply_status import CRITICISM_ACTION, QUERY_ACTION
 from monitor.storage import models
 
 REVIEW_SHOWN = 20
@@ -38,8 +39,37 @@ ACTIONS: dict[Label, str] = {
     Label.HATE: "Report the post to the platform and hide it; inform SLT.",
     Label.DEFAMATION: "Do not reply publicly; SLT decides whether to seek advice.",
     Label.INSULT: "Hide the comment if the account allows it; no reply is needed.",
-    Label.QUERY: "Reply within 24 hours (or the next working day), even if only to acknowledge.",
-    Label.CRITICISM: "Acknowledge and offer to take the conversation to the complaints route.",
+    Label.QUERY: QUERY_ACTION,
+    Label.CRITICISM: CRITICISM_ACTION,
+}
+LABEL_PHRASES: dict[Label, str] = {
+    Label.CRITICISM: "criticism",
+    Label.QUERY: "a question",
+    Label.PRAISE: "praise",
+    Label.INSULT: "an insult",
+    Label.HARASSMENT: "harassment",
+    Label.THREAT: "a threat",
+    Label.HATE: "hate",
+    Label.SEXUAL: "sexual content",
+    Label.SAFEGUARDING: "a safeguarding concern",
+    Label.EXTREMISM: "extremism",
+    Label.DEFAMATION: "an allegation against the school or its staff",
+    Label.PERSONAL_DATA: "personal data",
+    Label.SPAM: "spam",
+}
+LIST_NAMES = {
+    "self_harm": "self-harm",
+    "child_at_risk": "child-at-risk",
+    "sexual": "sexual-content",
+    "query": "question",
+    "defamation": "allegation",
+}
+"""Lexicon files named as staff would name the word lists."""
+PATTERN_NAMES = {
+    "uk_phone": "a UK phone number",
+    "email": "an email address",
+    "uk_postcode": "a UK postcode",
+    "question": "a question",
 }
 
 # The order in which labels decide the action: the most serious first.
@@ -66,6 +96,7 @@ def item_alert(
     severity: Severity,
     labels: tuple[Label, ...],
     links: tuple[tuple[str, str], ...] = (),
+    reply_status: str = "",
 ) -> Alert:
     """The alert one recipient gets about one item, naming only the labels routed to them."""
     top = next((label for label in PRIORITY if label in labels), None)
@@ -79,6 +110,7 @@ def item_alert(
         items=(alert_item(source, item, assessment, labels),),
         summary=f"A {item.kind} about {school.name} was flagged as {names} (item {item.id});"
         f" confidence: {sure}.",
+        reply_status=reply_status,
         action=ACTIONS.get(top, "") if top else "",
         links=links,
     )
@@ -104,13 +136,40 @@ def alert_item(
 
 
 def describe_signal(signal: Signal) -> str:
-    """Why a label was raised, as staff read it: which layer, how sure, on what words."""
-    if signal.layer == RULES_LAYER:
-        strength = "strong" if signal.confident else "weak"
-        said = f"{signal.label}: {strength} keyword rule {signal.rule}"
-    else:
-        said = f"{signal.label}: model {signal.rule}, {signal.score:.0%} confident"
-    return said + (f" ({signal.evidence})" if signal.evidence else "")
+    """Why a label was raised, in plain words: how sure the model is, or which words matched."""
+    if signal.layer != RULES_LAYER:
+        return f"the model is {percent(signal.score)} sure this is {about(signal.label)}"
+    said = _rule_reason(signal)
+    return said if signal.confident else f"{said} (a weak sign on its own)"
+
+
+def _rule_reason(signal: Signal) -> str:
+    kind, _, name = signal.rule.partition(":")
+    evidence = _quoted(signal.evidence)
+    if kind == "lexicon":
+        listed = LIST_NAMES.get(name, name.replace("_", " "))
+        return f"the words {evidence} matched the {listed} list"
+    if signal.rule == "watchlist:pupil":
+        return "it names a pupil on the school's watch list"
+    if kind == "watchlist":
+        who = "a staff name" if name == "staff" else "the school's name"
+        return f"the words {evidence} pair {who} with {about(signal.label)}"
+    return f"it contains {PATTERN_NAMES.get(name, name.replace('_', ' '))} ({evidence})"
+
+
+def _quoted(evidence: str) -> str:
+    words = " ".join(evidence.split())
+    return f"'{words[:80]}'" if words else "''"
+
+
+def percent(score: float) -> str:
+    """A probability as staff read it: `83 %`."""
+    return f"{round(score * 100)} %"
+
+
+def about(label: Label) -> str:
+    """`a threat`, `a safeguarding concern`: a label as the end of "this is …"."""
+    return LABEL_PHRASES.get(label, str(label).replace("_", " "))
 
 
 def confidence_text(assessment: Assessment, labels: Sequence[Label]) -> str:
@@ -122,7 +181,7 @@ def confidence_text(assessment: Assessment, labels: Sequence[Label]) -> str:
             (s.score for s in assessment.signals if s.label == label and s.layer != RULES_LAYER),
             default=None,
         )
-        sure = f"{model:.0%}" if model is not None else "keyword rule"
+        sure = percent(model) if model is not None else "keyword rule"
         agree = " (model and rules agree)" if len(layers) > 1 else ""
         parts.append(f"{label.replace('_', ' ')} {sure}{agree}")
     return ", ".join(parts)
@@ -161,7 +220,8 @@ def _held_item(item: models.Item, reviews: Sequence[models.Review]) -> AlertItem
         window_item(item),
         labels=tuple(review.label for review in reviews),
         reasons=tuple(
-            f"item {item.id}: {review.label} {review.score:.0%} confident, below paging"
+            f"item {item.id}: possibly {about(Label(review.label))}"
+            f" ({percent(review.score)} sure), too unsure to page you"
             for review in reviews
         ),
     )

@@ -1,22 +1,27 @@
-"""Signed, expiring one-click links in alerts that close a reply window ("I have replied")."""
+"""Signed, expiring one-click links in alerts: close a reply window ("I have replied"), or
+mark a serious item handled or not what the classifier said ("Not a threat")."""
 
 from __future__ import annotations
 
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 log = logging.getLogger(__name__)
 
-Action = Literal["answered", "dismissed"]
-ACTIONS: tuple[Action, ...] = ("answered", "dismissed")
+Action = Literal["answered", "dismissed", "handled", "mistaken"]
+WINDOW_ACTIONS: tuple[Action, ...] = ("answered", "dismissed")
+ITEM_ACTIONS: tuple[Action, ...] = ("handled", "mistaken")
+"""Actions on an item, not its window: "Handled" and "Not a threat (teach the classifier)"."""
+ACTIONS: tuple[Action, ...] = WINDOW_ACTIONS + ITEM_ACTIONS
 SALT = "orm-monitor.window-action"
+Links = tuple[tuple[str, str], ...]
 
 
 class LinkError(ValueError):
@@ -30,6 +35,10 @@ class WindowAction:
     window_id: int
     action: Action
     nonce: str
+    item_id: int | None = None
+    """Set for item actions (then `window_id` is 0)."""
+    labels: tuple[str, ...] = ()
+    """The labels a "mistaken" link says were wrong."""
 
 
 class LinkSigner:
@@ -43,6 +52,11 @@ class LinkSigner:
         """A URL-safe token for one action on one window."""
         return self._serializer.dumps({"w": window_id, "a": action, "n": secrets.token_hex(4)})
 
+    def item_token(self, item_id: int, action: Action, labels: tuple[str, ...] = ()) -> str:
+        """A URL-safe token for one item action ("handled", or "mistaken" about `labels`)."""
+        data = {"i": item_id, "a": action, "l": list(labels), "n": secrets.token_hex(4)}
+        return self._serializer.dumps(data)
+
     def read(self, token: str) -> WindowAction:
         """The action a token asks for; LinkError if it is not one we issued recently."""
         try:
@@ -53,6 +67,9 @@ class LinkSigner:
             raise LinkError("this link is not valid (altered or not issued here)") from None
         if not isinstance(data, dict) or data.get("a") not in ACTIONS:
             raise LinkError("this link is not valid (unknown action)")
+        if data["a"] in ITEM_ACTIONS:
+            labels = tuple(str(label) for label in data.get("l", ()))
+            return WindowAction(0, data["a"], str(data.get("n", "")), int(data["i"]), labels)
         return WindowAction(int(data["w"]), data["a"], str(data.get("n", "")))
 
 
@@ -73,3 +90,20 @@ def link_secret(state_dir: Path, credential: str | None, read: Callable[[str], s
 def window_url(public_url: str, token: str) -> str:
     """The address staff click."""
     return f"{public_url.rstrip('/')}/w/{token}"
+
+
+class LinkMaker(Protocol):
+    """The one-click links for an item's alert: its open window's, or the serious item's own."""
+
+    def __call__(
+        self, window_id: int | None, item_id: int | None = None, labels: Iterable[str] = ()
+    ) -> Links:
+        """Labelled URLs to put in the alert."""
+        ...
+
+
+def no_links(
+    window_id: int | None, item_id: int | None = None, labels: Iterable[str] = ()
+) -> Links:
+    """No one-click links (no web endpoint is configured)."""
+    return ()

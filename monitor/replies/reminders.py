@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from alerts.base import Alert, Recipient
 from monitor.calendar.clock import duration_text, short_local
+from monitor.classify.base import PAGING_LABELS, Label
 from monitor.config.people import resolve
 from monitor.config.schema import OrmConfig, Person, SchoolConfig
-from monitor.delivery.notices import window_item
+from monitor.delivery.notices import about, window_item
 from monitor.delivery.outbox import enqueue
+from monitor.delivery.reply_status import NO_REPLY_LINK, REPLIED_LINK, REPLY_ACTION, due_line
 from monitor.replies.links import LinkSigner, window_url
 from monitor.replies.windows import OPEN, school_calendar
 from monitor.storage import models
@@ -25,10 +27,7 @@ from monitor.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-REPLY_ACTION = (
-    'Reply on the platform (a short acknowledgement is enough), then click "I have replied" '
-    "(or run 'orm-monitor respond ITEM'); if no reply is needed, click \"No reply needed\"."
-)
+HANDLED_LINK = "Handled"
 
 
 @dataclass(frozen=True)
@@ -170,6 +169,7 @@ class ReplyClock:
             headline=headline,
             items=(window_item(item),),
             summary=summary,
+            reply_status=due_line(window.due_at, now, self.zone),
             action=REPLY_ACTION,
             links=self.links(window.id),
         )
@@ -192,10 +192,28 @@ class ReplyClock:
             extra_count=len(breached) - len(shown),
         )
 
-    def links(self, window_id: int) -> tuple[tuple[str, str], ...]:
-        """The one-click links for a window's alerts."""
+    def links(
+        self, window_id: int | None, item_id: int | None = None, labels: Iterable[str] = ()
+    ) -> tuple[tuple[str, str], ...]:
+        """The one-click links for an alert: "Handled" / "Not a threat" for a serious item,
+        else "I have replied" / "No reply needed" for its open window, else none."""
         base = self.config.service.public_url
+        serious = tuple(str(label) for label in labels if label in PAGING_LABELS)
+        if serious and item_id is not None:
+            handled = self.signer.item_token(item_id, "handled")
+            mistaken = self.signer.item_token(item_id, "mistaken", serious)
+            return (
+                (HANDLED_LINK, window_url(base, handled)),
+                (mistaken_label(serious), window_url(base, mistaken)),
+            )
+        if window_id is None:
+            return ()
         return (
-            ("I have replied", window_url(base, self.signer.token(window_id, "answered"))),
-            ("No reply needed", window_url(base, self.signer.token(window_id, "dismissed"))),
+            (REPLIED_LINK, window_url(base, self.signer.token(window_id, "answered"))),
+            (NO_REPLY_LINK, window_url(base, self.signer.token(window_id, "dismissed"))),
         )
+
+
+def mistaken_label(labels: Iterable[str]) -> str:
+    """`Not a threat (teach the classifier)`: the link that records a wrong serious label."""
+    return f"Not {' or '.join(about(Label(label)) for label in labels)} (teach the classifier)"

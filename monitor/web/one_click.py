@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from alerts.render import clean_text
 from monitor.replies import windows
 from monitor.replies.links import LinkError, LinkSigner, WindowAction
 from monitor.storage import models
 from monitor.storage.engine import Database
 from monitor.storage.models import utcnow
+from monitor.web import item_actions
 from monitor.web.http_server import BoundedHTTPServer, BufferedRequestHandler, Limits
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class WindowLinks:
             action = self.signer.read(token)
         except LinkError as error:
             return HTTPStatus.BAD_REQUEST, _page(str(error))
+        if action.item_id is not None:
+            return self._show_item(token, action)
         with self.db.session() as session:
             window = session.get(models.ReplyWindow, action.window_id)
             item = session.get(models.Item, window.item_id) if window else None
@@ -58,7 +62,10 @@ class WindowLinks:
                 return HTTPStatus.NOT_FOUND, _page("This reply window no longer exists.")
             if window.status != windows.OPEN:
                 return HTTPStatus.CONFLICT, _page(f"Already closed ({window.status}).")
-            return HTTPStatus.OK, _confirm(token, action, item.text)
+            verb = VERBS[action.action]
+            return HTTPStatus.OK, _confirm(
+                token, verb, "This closes the reply window for:", item.text
+            )
 
     def act(self, token: str) -> tuple[int, str]:
         """Close the window the link names; a second use finds it closed."""
@@ -66,6 +73,8 @@ class WindowLinks:
             action = self.signer.read(token)
         except LinkError as error:
             return HTTPStatus.BAD_REQUEST, _page(str(error))
+        if action.item_id is not None:
+            return self._act_item(action)
         with self.db.session() as session:
             item_id = session.scalar(
                 select(models.ReplyWindow.item_id).where(models.ReplyWindow.id == action.window_id)
@@ -85,17 +94,40 @@ class WindowLinks:
                 return HTTPStatus.CONFLICT, _page(str(error))
         return HTTPStatus.OK, _page(f"Done: recorded as “{VERBS[action.action]}”. Thank you.")
 
+    def _show_item(self, token: str, action: WindowAction) -> tuple[int, str]:
+        """The confirmation page for "Handled" or "Not a threat" on a serious item."""
+        with self.db.session() as session:
+            item = session.get(models.Item, action.item_id)
+            if item is None:
+                return HTTPStatus.NOT_FOUND, _page("This item no longer exists.")
+            done = item_actions.already_done(session, action)
+            if done is not None:
+                return HTTPStatus.CONFLICT, _page(done)
+            verb, explain = item_actions.verb(action), item_actions.what_it_does(action)
+            return HTTPStatus.OK, _confirm(token, verb, explain, item.text)
+
+    def _act_item(self, action: WindowAction) -> tuple[int, str]:
+        """Record "Handled" or "Not a threat" once; a second use is refused."""
+        with self.db.session() as session:
+            if session.get(models.Item, action.item_id) is None:
+                return HTTPStatus.NOT_FOUND, _page("This item no longer exists.")
+            done = item_actions.already_done(session, action)
+            if done is not None:
+                return HTTPStatus.CONFLICT, _page(done)
+            message = item_actions.perform(session, action, self.clock())
+        return HTTPStatus.OK, _page(message)
+
 
 def _page(message: str) -> str:
     return PAGE.format(body=f"<h1>orm-monitor</h1><p>{html.escape(message)}</p>")
 
 
-def _confirm(token: str, action: WindowAction, text: str) -> str:
+def _confirm(token: str, verb: str, explain: str, text: str) -> str:
     body = (
-        f"<h1>{html.escape(VERBS[action.action])}</h1><p>This closes the reply window for:</p>"
-        f"<blockquote>{html.escape(text[:1000])}</blockquote>"
+        f"<h1>{html.escape(verb)}</h1><p>{html.escape(explain)}</p>"
+        f"<blockquote>{html.escape(clean_text(text)[:1000])}</blockquote>"
         f'<form method="post" action="/w/{html.escape(token, quote=True)}">'
-        f'<button type="submit">{html.escape(VERBS[action.action])}</button></form>'
+        f'<button type="submit">{html.escape(verb)}</button></form>'
     )
     return PAGE.format(body=body)
 

@@ -172,3 +172,34 @@ def test_an_alert_with_no_items_still_renders() -> None:
 def test_unknown_author_is_said_so() -> None:
     alert = replace(plain_alert(), items=(AlertItem(text="hello"),))
     assert "By: unknown" in render_email(alert, ACCOUNT_MANAGER).text
+
+
+DUE = "Reply by Mon 23 Nov, 18:00 (London time) — 23 h 40 min left"
+BIDI = "\u202e\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_the_reply_due_time_and_time_left_are_in_the_text_and_the_html() -> None:
+    email = render_email(replace(plain_alert(), reply_status=DUE), ACCOUNT_MANAGER)
+    assert f">> {DUE}" in email.text
+    assert email.text.index(DUE) < email.text.index("A parent asked a question.")
+    assert DUE in email.html
+
+
+def test_an_alert_that_owes_no_reply_says_nothing_about_one() -> None:
+    email = render_email(plain_alert(), ACCOUNT_MANAGER)
+    assert "Reply by" not in email.text and ">>" not in email.text
+
+
+def test_direction_controls_are_removed_from_bodies_not_only_headers() -> None:
+    item = replace(plain_alert().items[0], text=f"fine{BIDI}gpj.exe", reasons=(f"why{BIDI}",))
+    alert = replace(
+        plain_alert(),
+        items=(item,),
+        summary=f"sum{BIDI}mary",
+        action=f"act{BIDI}ion",
+        reply_status=f"due{BIDI}",
+    )
+    email = render_email(alert, ACCOUNT_MANAGER)
+    for part in (email.text, email.html):
+        assert not any(control in part for control in BIDI)
+        assert "finegpj.exe" in part and "summary" in part and "action" in part

@@ -327,3 +327,19 @@ def test_every_sample_card_is_valid() -> None:
     ]
     for alert in alerts:
         card_of(build_card(alert))
+
+
+def test_the_card_states_when_a_reply_is_due_and_how_long_is_left() -> None:
+    due = "Reply by Mon 23 Nov, 18:00 (London time) — 23 h 40 min left"
+    card = card_of(build_card(replace(plain_alert(), reply_status=due)))
+    assert due in run_texts(card)
+    assert "Reply by" not in json.dumps(card_of(build_card(plain_alert())))
+
+
+def test_direction_controls_are_removed_from_the_cards_body() -> None:
+    bidi = "\u202e\u2066\u2069\u200f\u061c"
+    item = replace(plain_alert().items[0], text=f"fine{bidi}gpj.exe", reasons=(f"why{bidi}",))
+    alert = replace(plain_alert(), items=(item,), summary=f"sum{bidi}", reply_status=f"due{bidi}")
+    encoded = encode(build_card(alert)).decode("utf-8")
+    assert not any(control in encoded for control in bidi)
+    assert "finegpj.exe" in run_texts(card_of(build_card(alert)))

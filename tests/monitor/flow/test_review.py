@@ -62,7 +62,7 @@ def test_the_dsls_get_one_summary_each_working_morning_listing_what_was_held(
             assert "1 post(s) held for your review (threat)" in str(message["Subject"])
             body = message.get_body(("plain",)).get_content()
             assert "got stabbed near the gates" in body
-            assert "threat 60% confident, below paging" in body
+            assert "possibly a threat (60 % sure), too unsure to page you" in body
             assert "orm-monitor classifier correct ITEM --not LABEL" in body
         assert reviews(service) == [("threat", 0.6, True)]
         service.stop()
@@ -104,5 +104,5 @@ def test_a_sure_threat_pages_the_dsls_at_once_and_is_not_held(
             assert str(message["Subject"]).startswith("[CRITICAL]")
             body = message.get_body(("plain",)).get_content()
             assert "confidence: threat keyword rule" in body
-            assert "threat: strong keyword rule lexicon:threat" in body
+            assert "Why: the words 'I will kill' matched the threat list" in body
         service.stop()

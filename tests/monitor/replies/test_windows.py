@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -254,3 +255,86 @@ def test_listening_on_every_interface_without_tls_is_warned_about(
     web.stop()
     assert "listen on every interface without TLS" in caplog.text
     assert "service.public_url" in caplog.text
+
+
+def _plain(message: EmailMessage) -> str:
+    return str(message.get_body(("plain",)).get_content())
+
+
+def test_the_alert_says_when_the_reply_is_due_and_how_long_is_left(
+    tmp_path: Path, database_url: str
+) -> None:
+    with world(tmp_path, database_url) as w:
+        _own_account(w)
+        w.serve(QUERY)
+        _run(w, Clock(MONDAY_9))
+        (message,) = w.messages_to("j.smith@school.example")
+        due = "Reply by Tue 24 Nov, 08:00 (London time) — 23 h 00 min left"
+        assert due in _plain(message)
+        assert due in str(message.get_body(("html",)).get_content())
+
+
+def test_reminders_say_how_long_is_left_and_breaches_by_how_much_it_was_missed(
+    tmp_path: Path, database_url: str
+) -> None:
+    clock = Clock(MONDAY_9)
+    with world(tmp_path, database_url) as w:
+        _own_account(w)
+        w.serve(QUERY)
+        _run(w, clock)
+        clock.set(datetime(2026, 11, 24, 4, 1, tzinfo=UTC))
+        _tick(w, clock)
+        reminder = _plain(w.smtp.messages[-1][1])
+        assert "Reply by Tue 24 Nov, 08:00 (London time) — 3 h 59 min left" in reminder
+        clock.set(datetime(2026, 11, 24, 8, 20, tzinfo=UTC))
+        _tick(w, clock)
+        breaches = [_plain(m) for _, m in w.smtp.messages if "breached" in str(m["Subject"])]
+        assert breaches and all(
+            "Reply was due Tue 24 Nov, 08:00 (London time) — missed by 0 h 20 min" in text
+            for text in breaches
+        )
+
+
+ANSWERED = "Already answered by Parent 1 at 08:01 on Mon 23 Nov (London time)"
+
+
+def test_a_reply_seen_in_the_same_poll_is_never_asked_for(
+    tmp_path: Path, database_url: str
+) -> None:
+    with world(tmp_path, database_url) as w:
+        _own_account(w)
+        w.raw["schools"][0]["sources"][0]["by_school_authors"] = ["Parent 1"]
+        w.serve(QUERY, REPLY)
+        _run(w, Clock(MONDAY_9))
+        (message,) = w.messages_to("j.smith@school.example")
+        text = _plain(message)
+        assert ANSWERED in text
+        assert "I have replied" not in text and "No reply needed:" not in text
+        assert "Reply by" not in text and "Reply on the platform" not in text
+
+
+def test_whether_a_reply_is_still_owed_is_decided_when_the_alert_is_sent(
+    tmp_path: Path, database_url: str
+) -> None:
+    clock = Clock(MONDAY_9)
+    with world(tmp_path, database_url) as w:
+        _own_account(w)
+        w.serve(QUERY)
+        service = Service(w.config, clock=clock)
+        service.prepare()
+        service.pipeline.poll("blog")
+        service.pipeline.assess_pending()  # the alert is queued while the window is open
+        service.stop()
+        w.raw["schools"][0]["sources"][0]["by_school_authors"] = ["Parent 1"]
+        w.serve(QUERY, REPLY)  # the school's reply arrives before the dispatcher runs
+        clock.set(MONDAY_9.replace(minute=1))
+        service = Service(w.config, clock=clock)
+        service.prepare()
+        service.pipeline.poll("blog")
+        service.pipeline.assess_pending()
+        service.dispatcher.run_once()
+        service.stop()
+        (message,) = w.messages_to("j.smith@school.example")
+        text = _plain(message)
+        assert ANSWERED in text and "I have replied" not in text and "Reply by" not in text
+        assert ANSWERED in str(message.get_body(("html",)).get_content())
