@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from alerts.base import Recipient
 from connectors.base import Connector, ConnectorError, FetchResult, Item, Registry
+from monitor.calendar.clock import time_zone
 from monitor.classify import build_classifier, model_layer
 from monitor.classify.base import (
+    PAGING_LABELS,
     Assessment,
     Classifier,
+    Label,
     Severity,
     Watchlists,
     assessable_text,
@@ -26,12 +29,14 @@ from monitor.classify.transformer import current_heads_dir
 from monitor.config.schema import OrmConfig, SchoolConfig, SourceConfig, connector_config
 from monitor.config.secrets import read_secret
 from monitor.config.watchlist import load_name_hashes
+from monitor.delivery import reply_status
 from monitor.delivery.notices import item_alert
 from monitor.delivery.outbox import enqueue
 from monitor.flow import floods, health, review
 from monitor.flow.incidents import open_incident
 from monitor.flow.routing import RoutingDecision, decide
 from monitor.replies import windows
+from monitor.replies.links import LinkMaker, Links, no_links
 from monitor.storage import assessments, ingest, models
 from monitor.storage.engine import Database
 from monitor.storage.models import utcnow
@@ -39,7 +44,6 @@ from monitor.storage.models import utcnow
 log = logging.getLogger(__name__)
 
 ASSESS_BATCH = 64
-Links = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Pipeline:
         *,
         secrets: Callable[[str], str] = read_secret,
         clock: Callable[[], datetime] = utcnow,
-        links: Callable[[int], Links] = lambda window_id: (),
+        links: LinkMaker = no_links,
     ) -> None:
         self.db, self.config, self.registry = db, config, registry
         self.secrets, self.clock, self.links = secrets, clock, links
@@ -236,14 +240,19 @@ class Pipeline:
         if not candidate.alerting:
             return
         self._incident(session, school, candidate, item)
-        links = self.links(window.id) if window is not None else ()
         decision, source = candidate.decision, candidate.source
         for destination in decision.destinations:
             labels = tuple(lbl for lbl in destination.labels if lbl not in previous)
             if not labels:
                 continue
             alert = item_alert(
-                school, source, item, candidate.assessment, decision.severity, labels, links
+                school,
+                source,
+                item,
+                candidate.assessment,
+                decision.severity,
+                labels,
+                *self._reply_parts(session, window, item, labels),
             )
             enqueue(
                 session,
@@ -258,6 +267,23 @@ class Pipeline:
                 f"{destination.recipient.address}",
                 now=self.clock(),
             )
+
+    def _reply_parts(
+        self,
+        session: Session,
+        window: models.ReplyWindow | None,
+        item: models.Item,
+        labels: tuple[Label, ...],
+    ) -> tuple[Links, str]:
+        """The links and reply line of one alert: a serious one asks for no reply."""
+        if any(label in PAGING_LABELS for label in labels):
+            return self.links(None, item.id, labels), ""
+        if window is None:
+            return (), ""
+        zone = time_zone(self.config.service.timezone)
+        line = reply_status.window_line(session, window, self.clock(), zone)
+        open_id = window.id if window.status == windows.OPEN else None
+        return self.links(open_id, item.id, labels), line
 
     def _window(
         self, session: Session, school: SchoolConfig, candidate: floods.Candidate, item: models.Item
