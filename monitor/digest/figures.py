@@ -1,45 +1,32 @@
-"""A school's week in numbers: what the digest reports, read from the database only."""
+"""A school's week in numbers: what the digest reports, read from the database only.
+
+Every figure a person reads in the digest (tiles, tables, text part, PDF, Teams card, the
+trust's comparison) is computed here once, in `school_week`; the renderers only format it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from monitor.calendar.clock import duration_text, short_local
-from monitor.classify.base import DEFAULT_SEVERITY, Label, Severity
-from monitor.classify.rules import redact_pupil_names
-from monitor.config.schema import SchoolConfig, route_for, severity_for
-from monitor.config.watchlist import load_name_hashes
+from monitor.calendar.clock import duration_text
+from monitor.classify.base import Label, Severity
+from monitor.config.schema import SchoolConfig
 from monitor.digest.coverage import SourceCoverage, coverage
 from monitor.digest.incidents import IncidentView, incidents
+from monitor.digest.quotes import Excerpt, Quotes, quotes
 from monitor.digest.reply_stats import ReplyStats, reply_stats
+from monitor.digest.rows import AREAS, HELD_BY_DSL, Row, rows_between, rows_by_id
 from monitor.digest.week import Week
-from monitor.storage import models
+from monitor.flow.incidents import OPEN
 
 TREND_WEEKS = 8
-EXCERPT_CHARS = 280
-AREAS: dict[str, tuple[Label, ...]] = {
-    "content": (Label.HATE, Label.EXTREMISM, Label.SEXUAL),
-    "contact": (Label.THREAT, Label.SAFEGUARDING),
-    "conduct": (Label.HARASSMENT, Label.INSULT, Label.DEFAMATION, Label.PERSONAL_DATA),
-    "commerce": (Label.SPAM,),
-    "reputation": (Label.CRITICISM, Label.QUERY, Label.PRAISE),
-}
-"""KCSIE's four areas of risk, and the reputation labels that are no risk in themselves."""
-RISK_LABELS = frozenset(
-    label for area in ("content", "contact", "conduct", "commerce") for label in AREAS[area]
-)
-LABEL_NAMES = frozenset(str(label) for label in Label)
-HELD_BY_DSL = frozenset({Label.SAFEGUARDING, Label.PERSONAL_DATA})
-"""Labels whose posts the SLT digest shows only as counts (`digest.show_sensitive_text`)."""
 
 
 @dataclass(frozen=True)
@@ -69,28 +56,30 @@ class TrendWeek:
 
 
 @dataclass(frozen=True)
-class FlagRow:
-    """Items carrying one label at one severity this week."""
+class LabelRow:
+    """Items carrying one label this week, by the item's severity (flagged: critical or high)."""
 
     area: str
     label: str
-    severity: str
-    count: int
+    critical: int
+    high: int
+    not_flagged: int
     held_by_dsl: bool
 
 
 @dataclass(frozen=True)
-class Excerpt:
-    """A post quoted in the digest; `text` is None when it is held by the DSL."""
+class LabelTable:
+    """The week's labels by KCSIE area; the totals count each item once."""
 
-    item_id: int
-    severity: str
-    labels: str
-    source: str
-    when: str
-    author: str
-    text: str | None
-    url: str | None
+    rows: tuple[LabelRow, ...]
+    critical: int
+    high: int
+    not_flagged: int
+
+    @property
+    def flagged(self) -> int:
+        """Items flagged (high or critical), each counted once: the digest's one flagged figure."""
+        return self.critical + self.high
 
 
 @dataclass(frozen=True)
@@ -106,9 +95,7 @@ class SchoolWeek:
     by_source: tuple[Change, ...]
     by_kind: tuple[Change, ...]
     trend: tuple[TrendWeek, ...]
-    flagged: tuple[FlagRow, ...]
-    flagged_items: int
-    serious_items: int
+    labels: LabelTable
     held_by_dsl: int
     replies: ReplyStats
     incidents: tuple[IncidentView, ...]
@@ -117,29 +104,29 @@ class SchoolWeek:
     coverage: tuple[SourceCoverage, ...]
 
     @property
+    def flagged_items(self) -> int:
+        """Items of the week flagged high or critical, each counted once."""
+        return self.labels.flagged
+
+    @property
+    def open_incidents(self) -> int:
+        """Incidents still open at the end of the week (or now, for a week not yet over)."""
+        return sum(1 for i in self.incidents if i.status == OPEN)
+
+    @property
     def blind_sources(self) -> tuple[SourceCoverage, ...]:
         """Sources that could not be seen for some or all of the week."""
         return tuple(c for c in self.coverage if c.status != "healthy")
 
     @property
+    def blind_hours(self) -> float:
+        """Hours the sources could not see, added up over the sources."""
+        return sum(c.blind_hours for c in self.coverage)
+
+    @property
     def quiet(self) -> bool:
         """Nothing seen and nothing owed: the short digest."""
         return not (self.total.now or self.replies.opened or self.incidents)
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One item of the trend range with its newest assessment."""
-
-    id: int
-    week: Week
-    source_id: str
-    kind: str
-    sentiment: str | None
-    sentiment_score: float | None
-    labels: tuple[Label, ...]
-    score: float
-    severity: Severity
 
 
 def school_week(
@@ -148,13 +135,13 @@ def school_week(
     """Read one school's week (and the seven before it, for the trend) from the database."""
     # One query for the whole range; the weeks are told apart in Python.
     start, end = week.bounds(zone)
-    rows = _rows(session, school.id, week.shifted(1 - TREND_WEEKS).bounds(zone)[0], end, zone)
+    first = week.shifted(1 - TREND_WEEKS).bounds(zone)[0]
+    rows = rows_between(session, school.id, first, end, zone)
     this = [r for r in rows if r.week == week]
     last = [r for r in rows if r.week == week.shifted(-1)]
     names = {s.id: s.display_name for s in school.sources}
-    flagged = [r for r in this if RISK_LABELS.intersection(r.labels)]
-    top = _most_serious(flagged)[: school.digest.top_items]
-    quoted = _excerpts(session, school, [*top, *_praise(this, school.digest.praise_quotes)], zone)
+    cases = incidents(session, school.id, start, end, zone)
+    quoted = _quotes(session, school, this, cases, zone)
     return SchoolWeek(
         school_id=school.id,
         school_name=school.name,
@@ -165,72 +152,72 @@ def school_week(
         by_source=_changes(this, last, lambda r: names.get(r.source_id, r.source_id)),
         by_kind=_changes(this, last, lambda r: r.kind),
         trend=_trend(rows, week),
-        flagged=_flag_rows(school, this),
-        flagged_items=len(flagged),
-        serious_items=sum(1 for r in this if r.severity >= Severity.HIGH),
+        labels=label_table(this),
         held_by_dsl=sum(1 for r in this if HELD_BY_DSL.intersection(r.labels)),
         replies=reply_stats(session, school, start, min(end, now), zone),
-        incidents=incidents(session, school.id, start, end, zone),
-        top=quoted[: len(top)],
-        praise=quoted[len(top) :],
+        incidents=cases,
+        top=quoted.top,
+        praise=quoted.praise,
         coverage=coverage(session, school, start, min(end, now), zone),
     )
 
 
-def _rows(
-    session: Session, school_id: str, start: datetime, end: datetime, zone: ZoneInfo
-) -> list[_Row]:
-    item, assessment = models.Item, models.Assessment
-    when = func.coalesce(item.created_at, item.first_seen_at)
-    query = (
-        select(
-            item.id,
-            when.label("when"),
-            item.source_id,
-            item.kind,
-            assessment.sentiment,
-            assessment.sentiment_score,
-            assessment.labels,
-            assessment.severity,
+def _quotes(
+    session: Session,
+    school: SchoolConfig,
+    this: list[Row],
+    cases: tuple[IncidentView, ...],
+    zone: ZoneInfo,
+) -> Quotes:
+    """The quoted posts; an open incident's item is among the most serious whatever its date."""
+    still_open = [(i.item_id, i.severity) for i in cases if i.status == OPEN and i.item_id]
+    seen = {r.id for r in this}
+    earlier = rows_by_id(session, (item for item, _ in still_open if item not in seen), zone)
+    by_id = {r.id: r for r in [*this, *earlier]}
+    case_rows = [by_id[item] for item, _ in still_open if item in by_id]
+    critical = frozenset(item for item, severity in still_open if severity == "critical")
+    return quotes(session, school, this, case_rows, critical, zone)
+
+
+def label_table(rows: Iterable[Row]) -> LabelTable:
+    """Items per label by KCSIE area, split flagged (critical, high) or not; totals count once."""
+    counts: Counter[tuple[Label, str]] = Counter()
+    totals: Counter[str] = Counter()
+    for row in rows:
+        column = _column(row.severity)
+        for label in row.labels:
+            counts[(label, column)] += 1
+        if row.labels or row.flagged:
+            totals[column] += 1
+    table = tuple(
+        LabelRow(
+            area,
+            str(label),
+            counts[(label, "critical")],
+            counts[(label, "high")],
+            counts[(label, "not_flagged")],
+            label in HELD_BY_DSL,
         )
-        .outerjoin(
-            assessment,
-            and_(assessment.item_id == item.id, assessment.item_version == item.assessed_version),
-        )
-        .where(item.school_id == school_id, item.by_school.is_(False))
-        .where(when >= start, when < end, item.deleted_at.is_(None))
-        .order_by(assessment.id)
+        for area, labels in AREAS.items()
+        for label in labels
+        if any(counts[(label, column)] for column in ("critical", "high", "not_flagged"))
     )
-    newest: dict[int, _Row] = {}
-    for row in session.execute(query):
-        newest[row.id] = _row(row, zone)
-    return list(newest.values())
+    return LabelTable(table, totals["critical"], totals["high"], totals["not_flagged"])
 
 
-def _row(row: Any, zone: ZoneInfo) -> _Row:
-    signals = row.labels or []
-    named = (s.get("label") for s in signals)
-    labels = tuple(dict.fromkeys(Label(n) for n in named if n in LABEL_NAMES))
-    return _Row(
-        id=row.id,
-        week=Week.containing(row.when.astimezone(zone).date()),
-        source_id=row.source_id,
-        kind=row.kind,
-        sentiment=row.sentiment,
-        sentiment_score=row.sentiment_score,
-        labels=labels,
-        score=max((float(s.get("score") or 0) for s in signals), default=0.0),
-        severity=Severity.parse(row.severity) if row.severity else Severity.INFO,
-    )
+def _column(severity: Severity) -> str:
+    if severity >= Severity.CRITICAL:
+        return "critical"
+    return "high" if severity >= Severity.HIGH else "not_flagged"
 
 
-def _changes(this: list[_Row], last: list[_Row], key: Any) -> tuple[Change, ...]:
+def _changes(this: list[Row], last: list[Row], key: Any) -> tuple[Change, ...]:
     now, before = Counter(map(key, this)), Counter(map(key, last))
     names = sorted(set(now) | set(before), key=lambda n: (-now[n], -before[n], n))
     return tuple(Change(name, now[name], before[name]) for name in names)
 
 
-def _trend(rows: list[_Row], week: Week) -> tuple[TrendWeek, ...]:
+def _trend(rows: list[Row], week: Week) -> tuple[TrendWeek, ...]:
     weeks = [week.shifted(-back) for back in range(TREND_WEEKS - 1, -1, -1)]
     points = []
     for each in weeks:
@@ -245,82 +232,6 @@ def _trend(rows: list[_Row], week: Week) -> tuple[TrendWeek, ...]:
             )
         )
     return tuple(points)
-
-
-def _flag_rows(school: SchoolConfig, rows: list[_Row]) -> tuple[FlagRow, ...]:
-    sources = {s.id: s for s in school.sources}
-    counts: Counter[tuple[Label, Severity]] = Counter()
-    for row in rows:
-        source = sources.get(row.source_id)
-        for label in row.labels:
-            severity = DEFAULT_SEVERITY[label]
-            if source is not None:
-                severity = severity_for(route_for(school, source, label), label, severity)
-            counts[(label, severity)] += 1
-    return tuple(
-        FlagRow(area, str(label), str(severity), counts[(label, severity)], label in HELD_BY_DSL)
-        for area, labels in AREAS.items()
-        for label in labels
-        for severity in sorted(Severity, reverse=True)
-        if counts[(label, severity)]
-    )
-
-
-def _most_serious(rows: list[_Row]) -> list[_Row]:
-    return sorted(rows, key=lambda r: (-r.severity, -r.score, r.id))
-
-
-def _praise(rows: list[_Row], limit: int) -> list[_Row]:
-    kind = [r for r in rows if Label.PRAISE in r.labels and not RISK_LABELS.intersection(r.labels)]
-    kind.sort(key=lambda r: (-(r.sentiment_score or 0), r.id))
-    return kind[:limit]
-
-
-def _excerpts(
-    session: Session, school: SchoolConfig, rows: Sequence[_Row], zone: ZoneInfo
-) -> tuple[Excerpt, ...]:
-    """The quoted posts (most serious, then praise): one read of the items and the watch list."""
-    if not rows:
-        return ()
-    wanted = select(models.Item).where(models.Item.id.in_([r.id for r in rows]))
-    items = {i.id: i for i in session.scalars(wanted)}
-    names = {s.id: s.display_name for s in school.sources}
-    hashes = _pupil_hashes(school)
-    return tuple(_excerpt(school, row, items[row.id], names, hashes, zone) for row in rows)
-
-
-def _excerpt(
-    school: SchoolConfig,
-    row: _Row,
-    item: models.Item,
-    names: dict[str, str],
-    hashes: frozenset[str],
-    zone: ZoneInfo,
-) -> Excerpt:
-    held = bool(HELD_BY_DSL.intersection(row.labels)) and not school.digest.show_sensitive_text
-    text = None if held else _shorten(redact_pupil_names(item.text, hashes, school.id))
-    author = item.author_name or item.author_handle or "unknown"
-    when = item.created_at or item.first_seen_at
-    return Excerpt(
-        item_id=item.id,
-        severity=str(row.severity),
-        labels=", ".join(str(label) for label in row.labels) or "none",
-        source=names.get(item.source_id, item.source_id),
-        when=short_local(when, zone),
-        author="(withheld)" if held else redact_pupil_names(author, hashes, school.id),
-        text=text,
-        url=None if held else item.url,
-    )
-
-
-def _pupil_hashes(school: SchoolConfig) -> frozenset[str]:
-    path = school.pupil_name_hashes_file
-    return load_name_hashes(Path(path)) if path else frozenset()
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT_CHARS else flat[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
 def hours_text(hours: float | None) -> str:

@@ -20,6 +20,7 @@ class IncidentView:
     """An incident as the digest lists it."""
 
     id: int
+    item_id: int | None
     opened: str
     severity: str
     status: str
@@ -48,6 +49,7 @@ def incidents(
     return tuple(
         IncidentView(
             id=r.id,
+            item_id=r.item_id,
             opened=short_local(r.opened_at, zone),
             severity=r.severity,
             status=r.status if r.closed_at is None or r.closed_at < end else OPEN,

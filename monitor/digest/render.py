@@ -18,6 +18,7 @@ from alerts.base import Alert
 from alerts.render import safe_link, strip_controls
 from monitor.digest.charts import Chart, schools_chart, sentiment_chart, volume_chart
 from monitor.digest.figures import SchoolWeek, hours_text, percent
+from monitor.digest.tiles import FLAGGED_MEANS, headline, tiles
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +61,6 @@ def content_id(chart: Chart) -> str:
     return f"chart-{chart.name}@{CID_DOMAIN}"
 
 
-def headline(s: SchoolWeek) -> str:
-    """The week in one sentence: what the Teams card, the subject line and the digest lead with."""
-    blind = s.blind_sources
-    if not s.coverage:
-        return "No sources are configured: nothing about the school is being watched."
-    if s.quiet:
-        if blind:
-            return f"Nothing seen, but {len(blind)} of {len(s.coverage)} source(s) were blind."
-        return "Nothing seen; all sources healthy."
-    parts = [
-        f"{s.total.now} item(s) ({s.total.delta} on last week)",
-        f"{s.flagged_items} flagged ({s.serious_items} high or critical)",
-        f"replies within the window: {percent(s.replies.share_in_time)}",
-        f"median time to first reply: {hours_text(s.replies.median_hours)}",
-        f"{len(s.replies.breaches)} breach(es)",
-    ]
-    if blind:
-        parts.append(f"{len(blind)} source(s) not fully seen")
-    return "; ".join(parts) + "."
-
-
 def charts_for(weeks: Sequence[SchoolWeek], trust: TrustView | None) -> tuple[Chart, ...]:
     """Each school's volume and sentiment charts (none for a quiet week), and the trust's."""
     charts = [schools_chart("schools", weeks)] if trust else []
@@ -107,6 +87,8 @@ def render(
         "charts": by_name,
         "generated": built_at.strftime("%a %d %b %Y %H:%M %Z"),
         "headline": headline,
+        "tiles": tiles,
+        "flagged_means": FLAGGED_MEANS,
         "percent": percent,
         "hours": hours_text,
         "safe_link": safe_link,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor.classify.rules import hash_name
 from monitor.config.schema import OrmConfig
+from monitor.config.watchlist import school_key, write_list
 from monitor.digest.week import Week
 from monitor.storage import models
 from monitor.storage.engine import Database
@@ -25,6 +26,8 @@ NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 """Monday 07:00 (GMT): when the week's digest is due."""
 LONG_AGO = datetime(2026, 9, 1, tzinfo=UTC)
 PUPIL = "Amelia Brown"
+PUPIL_KEY_CREDENTIAL = "ORM_MONITOR_TEST_PUPIL_HASH_KEY"
+PUPIL_KEY = "a test key for the digest week, 32 characters or more"
 SECRET = "SECRET-SAFEGUARDING-TEXT"
 HOSTILE = (
     '<script>alert("pwned")</script><img src=x onerror=alert(1)> **bold** '
@@ -200,8 +203,10 @@ EXPECTED: dict[str, Any] = {
     "by_source": {"Facebook page": (7, 5), "Google Alerts": (3, 3), "X mentions": (2, 0)},
     "by_kind": {"comment": 7, "article": 3, "mention": 2},
     "sentiment": {"negative": 4, "neutral": 5, "positive": 3},
-    "flagged_items": 4,
-    "serious_items": 2,
+    "flagged_items": 2,
+    "flagged_critical": 2,
+    "flagged_high": 0,
+    "blind_hours": "63.0",
     "held_by_dsl": 1,
     "windows_opened": 7,
     "in_time": 3,
@@ -213,7 +218,7 @@ EXPECTED: dict[str, Any] = {
     "median": "2 h 00 min",
     "p90": "26 h 00 min",
     "breached_items": (3, 5),
-    "top_order": (9, 8, 5, 7),
+    "top_order": (9, 8),
     "praise_order": (10, 11, 12),
 }
 # (item, opened, due, status, replied or closed)
@@ -231,13 +236,17 @@ WINDOWS = [
 def school_config(database_url: str, tmp_path: Path, **overrides: Any) -> OrmConfig:
     """St Mary's with three sources, a maildir channel and a pupil watch list."""
     hashes = tmp_path / "pupils.txt"
-    hashes.write_text(hash_name(PUPIL, "st-marys") + "\n", encoding="utf-8")
+    # The digest reads the key as the service does, from the environment or the credentials dir.
+    os.environ.setdefault(PUPIL_KEY_CREDENTIAL, PUPIL_KEY)
+    key = school_key(PUPIL_KEY, "st-marys")
+    hashes.write_text("\n".join(write_list([PUPIL], key, "st-marys")) + "\n", encoding="utf-8")
     sources = [{**s, "type": "rss", "url": f"file://{tmp_path}/{s['id']}.xml"} for s in SOURCES]
     overrides.setdefault("channels", {"mail": {"type": "maildir", "path": str(tmp_path / "mail")}})
     raw = raw_config(
         database_url=database_url,
         sources=sources,
         pupil_name_hashes_file=str(hashes),
+        pupil_hash_key_credential=PUPIL_KEY_CREDENTIAL,
         **overrides,
     )
     raw["service"]["state_dir"] = str(tmp_path)

@@ -68,7 +68,8 @@ def test_at_monday_seven_slt_get_one_email_with_charts_inline_and_the_pdf(
     assert mail["Subject"] == f"Weekly ORM digest: St Mary's C of E Primary School, {SPAN}"
     html = mail.get_body(preferencelist=("html",))
     assert html is not None
-    assert "replies within the window: 60%" in html.get_content()
+    assert "Replied in time</p>" in html.get_content()
+    assert "3 of 5</p>" in html.get_content()
     related = [part for part in mail.walk() if part.get_content_type() == "image/png"]
     assert {str(p["Content-ID"]) for p in related} == {
         "<chart-volume-0@orm-monitor>",
@@ -170,7 +171,9 @@ def test_teams_channels_get_a_short_card_with_the_headline_figures(
         ).one()
     assert card.kind == "digest"
     assert card.payload["headline"] == f"Weekly ORM digest, {SPAN}"
-    assert card.payload["summary"].startswith("12 item(s) (+4 on last week); 4 flagged")
+    assert card.payload["summary"].startswith(
+        "Items: 12 (+4 on last week); Flagged high/critical: 2 (2 critical, 0 high"
+    )
     assert card.payload["digest_id"] is None  # a card, not the email with its PDF
 
 
@@ -190,7 +193,7 @@ def test_the_digest_command_writes_pdf_html_or_text_for_any_week(
         assert f"wrote {out}" in capsys.readouterr().out
     assert (tmp_path / "w47.pdf").read_bytes().startswith(b"%PDF-")
     assert "data:image/png;base64," in (tmp_path / "w47.html").read_text()
-    assert "12 item(s) (+4 on last week)" in (tmp_path / "w47.txt").read_text()
+    assert "Items: 12 (+4 on last week)" in (tmp_path / "w47.txt").read_text()
     assert main(["--config", str(path), "digest", "--week", "2026-W47"]) == 0
     assert "WEEKLY ORM DIGEST" in capsys.readouterr().out
 

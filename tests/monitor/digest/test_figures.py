@@ -55,23 +55,26 @@ def test_the_trend_covers_eight_weeks_with_their_sentiment(week: SchoolWeek) -> 
     assert all(t.neutral == t.items for t in week.trend[:-1])
 
 
-def test_flagged_items_are_grouped_by_kcsie_area_with_each_labels_severity(
+def test_labels_are_grouped_by_kcsie_area_and_split_by_whether_the_item_is_flagged(
     week: SchoolWeek,
 ) -> None:
-    rows = {(r.area, r.label, r.severity): r.count for r in week.flagged}
+    rows = {(r.area, r.label): (r.critical, r.high, r.not_flagged) for r in week.labels.rows}
     assert rows == {
-        ("contact", "threat", "critical"): 1,
-        ("contact", "safeguarding", "critical"): 1,
-        ("conduct", "insult", "medium"): 1,
-        ("conduct", "personal_data", "high"): 1,
-        ("commerce", "spam", "info"): 1,
-        ("reputation", "criticism", "low"): 2,
-        ("reputation", "query", "low"): 5,
-        ("reputation", "praise", "info"): 3,
+        ("contact", "threat"): (1, 0, 0),
+        ("contact", "safeguarding"): (1, 0, 0),
+        ("conduct", "insult"): (0, 0, 1),
+        ("conduct", "personal_data"): (1, 0, 0),
+        ("commerce", "spam"): (0, 0, 1),
+        ("reputation", "criticism"): (0, 0, 2),
+        ("reputation", "query"): (0, 0, 5),
+        ("reputation", "praise"): (0, 0, 3),
     }
-    assert [r.area for r in week.flagged][:2] == ["contact", "contact"]
-    assert (week.flagged_items, week.serious_items) == (4, 2)
-    assert {r.label for r in week.flagged if r.held_by_dsl} == {"safeguarding", "personal_data"}
+    assert [r.area for r in week.labels.rows][:2] == ["contact", "contact"]
+    # Flagged means high or critical, each item once: items 8 (threat) and 9 (safeguarding).
+    assert (week.labels.critical, week.labels.high) == (2, 0)
+    assert week.flagged_items == EXPECTED["flagged_items"]
+    assert week.labels.not_flagged == 10  # every other item carries some label
+    assert {r.label for r in week.labels.rows if r.held_by_dsl} == {"safeguarding", "personal_data"}
 
 
 def test_reply_windows_give_the_share_in_time_median_p90_and_each_breach(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from monitor.config.schema import OrmConfig
 from monitor.digest.delivery import build
@@ -61,26 +62,35 @@ def document(db: Database, config: OrmConfig) -> DigestDocument:
 
 
 KNOWN_FIGURES = [
-    "12 item(s) (+4 on last week)",
-    "4 flagged (2 high or critical)",
-    "replies within the window: 60%",
-    "median time to first reply: 2 h 00 min",
-    "2 breach(es)",
-    "2 source(s) not fully seen",
+    "12 Items +4 on last week",
+    "2 Flagged high/critical 2 critical, 0 high; 1 incident(s) open",
+    "3 of 5 Replied in time 60%",
+    "2 Breaches reply windows missed",
+    "63.0 Blind hours 2 of 3 source(s) not fully seen",
+]
+KNOWN_LINES = [
+    "Items: 12 (+4 on last week)",
+    "Flagged high/critical: 2 (2 critical, 0 high; 1 incident(s) open)",
+    "Replied in time: 3 of 5 (60%)",
+    "Breaches: 2 (reply windows missed)",
+    "Blind hours: 63.0 (2 of 3 source(s) not fully seen)",
 ]
 
 
 def test_the_html_and_the_pdf_state_the_weeks_known_figures(document: DigestDocument) -> None:
     html, pdf = visible_text(document.html), pdf_text(document)
-    for text in (html, pdf, " ".join(document.text.split())):
+    for text in (html, pdf):
         for figure in KNOWN_FIGURES:
             assert figure in text
+    assert document.text.splitlines()[1:6] == KNOWN_LINES
     for text in (html, pdf):
+        assert "Median time to first reply (due this week) 2 h 00 min" in text
         assert "90th percentile time to first reply 26 h 00 min" in text
         assert "Facebook page 7 5 +2" in text
         assert "X mentions 2 0 +2" in text
-        assert "contact threat critical 1" in text
-        assert "commerce spam info 1" in text
+        assert "contact threat 1 0 0" in text
+        assert "commerce spam 0 0 1" in text
+        assert "Items, each counted once 2 0 10" in text
         assert "rate-limited by the platform (Tue 17 Nov 02:00 to Tue 17 Nov 05:00)" in text
         assert "X read budget spent (since Fri 20 Nov 12:00)" in text
         assert "Reported to the police, ref 4471" in text
@@ -91,7 +101,14 @@ def test_the_html_and_the_pdf_state_the_weeks_known_figures(document: DigestDocu
     assert document.subject == f"Weekly ORM digest: {school}, 16\u201322 Nov 2026"
 
 
-def test_hostile_post_text_is_inert_in_every_output(document: DigestDocument) -> None:
+def test_hostile_post_text_is_inert_in_every_output(db: Database, config: OrmConfig) -> None:
+    populate(db, config)
+    with db.session() as session:  # flag the hostile post (item 5) so that it is quoted
+        assessment = session.scalars(
+            select(models.Assessment).where(models.Assessment.item_id == 5)
+        ).one()
+        assessment.severity = "high"
+    document = digest_for(db, config)
     for html in (document.html, document.page):
         assert "<script" not in html
         assert "<img src=x" not in html
@@ -242,10 +259,12 @@ def test_the_trust_roll_up_compares_its_schools_and_has_each_schools_page(
     text = pdf_text(document)
     assert "Acorn Learning Trust: the trust\u2019s schools side by side" in text
     assert (
-        "St Mary's C of E Primary School 12 +4 4 2 60% 2 h 00 min 2 2 source(s) not fully seen"
-        in (visible_text(document.html))
+        "St Mary's C of E Primary School 12 +4 2 3 of 5 (60%) 2 h 00 min 2 63.0 "
+        "2 of 3 source(s) not fully seen"
+    ) in visible_text(document.html)
+    assert "Oak Academy 0 ±0 0 none due — 0 168.0 1 of 1 source(s) not fully seen" in (
+        visible_text(document.html)
     )
-    assert "Oak Academy 0 ±0 0 0 — — 0 1 source(s) not fully seen" in visible_text(document.html)
     assert text.count("WEEKLY ORM DIGEST") == 1
     assert "Oak Academy Week 2026-W47" in text and "never polled successfully" in text
     assert len(PdfReader(io.BytesIO(document.pdf)).pages) >= 3
