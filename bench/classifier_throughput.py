@@ -35,12 +35,12 @@ def main() -> None:
     started = time.perf_counter()
     build_classifier(Watchlists())
     print(f"first build (lexicons compiled): {time.perf_counter() - started:.2f} s")
-    pupils = frozenset(hash_name(f"Pupil{n} Surname{n}", "s") for n in range(500))
+    pupils = frozenset(hash_name(f"Pupil{n} Surname{n}", b"s") for n in range(500))
     school = Watchlists(
         school_names=("St Mary's",),
         staff_names=("Mrs Patel",),
         pupil_name_hashes=pupils,
-        pupil_hash_salt="s",
+        pupil_hash_key=b"s",
     )
     short = [SHORT.format(n=n % 1000) for n in range(1000)]
     long = [LONG.format(n=n) for n in range(200)]

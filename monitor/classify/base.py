@@ -130,7 +130,8 @@ class Watchlists:
     school_names: tuple[str, ...] = ()
     staff_names: tuple[str, ...] = ()
     pupil_name_hashes: frozenset[str] = field(default_factory=frozenset)
-    pupil_hash_salt: str = ""
+    pupil_hash_key: bytes = b""
+    """The school's key the pupil names were hashed with (`monitor.config.watchlist`)."""
 
 
 class Layer(Protocol):

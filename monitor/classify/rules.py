@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -121,20 +122,23 @@ def normalise_name(name: str) -> str:
     return " ".join(kept.split())
 
 
-def hash_name(name: str, salt: str) -> str:
-    """The stored form of a pupil name: "sha256:" + sha256(salt + ":" + normalised name)."""
-    return _hash_normalised(normalise_name(name), salt)
+HASH_PREFIX = "hmac-sha256:"
+
+
+def hash_name(name: str, key: bytes) -> str:
+    """The stored form of a pupil name: "hmac-sha256:" + HMAC-SHA256(key, normalised name)."""
+    return _hash_normalised(normalise_name(name), key)
 
 
 @lru_cache(maxsize=65536)  # the same words recur across posts; hashing them once is enough
-def _hash_normalised(name: str, salt: str) -> str:
-    return "sha256:" + hashlib.sha256(f"{salt}:{name}".encode()).hexdigest()
+def _hash_normalised(name: str, key: bytes) -> str:
+    return HASH_PREFIX + hmac.new(key, name.encode(), hashlib.sha256).hexdigest()
 
 
 _POSSESSIVE = re.compile(r"['\u2019]s\W*$", re.IGNORECASE)
 
 
-def pupil_name_words(text: str, hashes: frozenset[str], salt: str) -> set[str]:
+def pupil_name_words(text: str, hashes: frozenset[str], key: bytes) -> set[str]:
     """The normalised words of every 1-3 word window of `text` whose hash is in `hashes`."""
     if not hashes:
         return set()
@@ -144,7 +148,7 @@ def pupil_name_words(text: str, hashes: frozenset[str], salt: str) -> set[str]:
         for end in range(start + 1, min(start + 4, len(tokens) + 1)):
             lead = [forms[0] for forms in tokens[start : end - 1]]
             for last in tokens[end - 1]:
-                if _hash_normalised(" ".join([*lead, last]), salt) in hashes:
+                if _hash_normalised(" ".join([*lead, last]), key) in hashes:
                     found.update(form for forms in tokens[start:end] for form in forms)
     return found
 
@@ -155,9 +159,9 @@ def _name_forms(raw: str) -> tuple[str, ...]:
     return (normalise_name(raw),) if bare == raw else (normalise_name(raw), normalise_name(bare))
 
 
-def redact_pupil_names(text: str, hashes: frozenset[str], salt: str) -> str:
+def redact_pupil_names(text: str, hashes: frozenset[str], key: bytes) -> str:
     """`text` with every word of a watch-listed pupil name replaced by "[pupil]"."""
-    return _redact(text, pupil_name_words(text, hashes, salt))
+    return _redact(text, pupil_name_words(text, hashes, key))
 
 
 def _redact(evidence: str, words: set[str]) -> str:
@@ -252,7 +256,7 @@ class RulesLayer:
         question = question_signal(text)
         signals += [question] if question is not None else []
         pupil = self.watchlists
-        words = pupil_name_words(text, pupil.pupil_name_hashes, pupil.pupil_hash_salt)
+        words = pupil_name_words(text, pupil.pupil_name_hashes, pupil.pupil_hash_key)
         if words:
             signals.append(_signal(Label.PERSONAL_DATA, 1.0, "watchlist:pupil", PUPIL_EVIDENCE))
         return tuple(_with_evidence(s, _redact(s.evidence, words)) for s in signals)

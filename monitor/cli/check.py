@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Mapping
-
-from pydantic import BaseModel
+from collections.abc import Callable
 
 from connectors import default_registry
 from connectors.base import ConnectorError, SourceUnavailable
-from monitor.cli.common import EXIT_CONFIG, EXIT_FAILED, Commands, add_command, config_from
-from monitor.config.loading import Problem
+from monitor.cli.common import EXIT_FAILED, Commands, add_command, startable_config
 from monitor.config.schema import OrmConfig
-from monitor.config.secrets import MissingSecret, read_secret
+from monitor.config.secrets import read_secret
 from monitor.flow.pipeline import Pipeline
 from monitor.storage.engine import Database
 
@@ -30,56 +26,11 @@ def register(commands: Commands) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate the config (and credentials); with --probe, try every source once."""
-    config = config_from(args)
-    problems = missing_credentials(config, args.secrets)
-    for problem in problems:
-        print(problem, file=sys.stderr)
+    """Validate the config and all that `run` needs to start; with --probe, try every source."""
+    config = startable_config(args)
     sources = sum(1 for _ in config.sources())
-    if problems:
-        print(f"{len(problems)} problem(s)", file=sys.stderr)
-        return EXIT_CONFIG
     print(f"config OK: {len(config.schools)} school(s), {sources} source(s)")
     return probe_sources(config, args.secrets) if args.probe else 0
-
-
-def missing_credentials(
-    config: OrmConfig, secrets: Callable[[str], str] = read_secret
-) -> list[Problem]:
-    """Every credential the config names that the process cannot read."""
-    problems = []
-    for i, school in enumerate(config.schools):
-        problems += _channel_credentials(f"schools.{i}", school.channels, secrets)
-        for j, source in enumerate(school.sources):
-            for key, value in source.connector_settings().items():
-                if key.endswith("_credential") and isinstance(value, str):
-                    problems += _credential(f"schools.{i}.sources.{j}.{key}", value, secrets)
-    if config.trust is not None:
-        problems += _channel_credentials("trust", config.trust.channels, secrets)
-    if config.service.database_url_credential:
-        problems += _credential(
-            "service.database_url_credential", config.service.database_url_credential, secrets
-        )
-    return problems
-
-
-def _channel_credentials(
-    path: str, channels: Mapping[str, BaseModel], secrets: Callable[[str], str]
-) -> list[Problem]:
-    problems = []
-    for name, channel in channels.items():
-        for key, value in channel.model_dump().items():
-            if key.endswith("_credential") and value:
-                problems += _credential(f"{path}.channels.{name}.{key}", value, secrets)
-    return problems
-
-
-def _credential(path: str, name: str, secrets: Callable[[str], str]) -> list[Problem]:
-    try:
-        secrets(name)
-    except MissingSecret as error:
-        return [Problem(path, str(error))]
-    return []
 
 
 def probe_sources(config: OrmConfig, secrets: Callable[[str], str] = read_secret) -> int:

@@ -13,8 +13,10 @@ from typing import TypeAlias
 from sqlalchemy.engine import make_url
 
 from monitor.config.loading import load_config, load_demo_config
+from monitor.config.problems import ConfigError, Problem
 from monitor.config.schema import OrmConfig
 from monitor.config.secrets import read_secret
+from monitor.config.startup import require_startable
 from monitor.demo.dates import demo_started_at
 from monitor.demo.fake_mastodon import FakeMastodon, demo_secrets
 from monitor.storage.engine import Database, database_url
@@ -102,15 +104,38 @@ def config_if_any(args: argparse.Namespace) -> OrmConfig | None:
 def _load(args: argparse.Namespace) -> OrmConfig:
     if args.demo:
         return _demo_config(args)
-    path = args.config or os.environ.get("ORM_MONITOR_CONFIG")
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
+    path = _config_path(args)
     if path is None:
-        raise UsageError(
-            "no configuration: pass --config FILE, set ORM_MONITOR_CONFIG, "
-            "or try the bundled demo with --demo"
+        raise ConfigError(
+            "orm-monitor",
+            [
+                Problem(
+                    "",
+                    f"no configuration at {DEFAULT_CONFIG}: pass --config FILE, set "
+                    "ORM_MONITOR_CONFIG, or try the bundled demo with --demo",
+                )
+            ],
         )
     return load_config(path)
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    named = args.config or os.environ.get("ORM_MONITOR_CONFIG")
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def config_name(args: argparse.Namespace) -> str:
+    """How messages name the config in use: its path, or the embedded demo."""
+    return "embedded demo config" if args.demo else str(_config_path(args) or DEFAULT_CONFIG)
+
+
+def startable_config(args: argparse.Namespace) -> OrmConfig:
+    """The config, with all that `run` needs to start checked (what `check-config` checks)."""
+    config = config_from(args)
+    require_startable(config, args.secrets, config_name(args))
+    return config
 
 
 NOT_POLLED = "the demo's fake Mastodon instance runs only for commands that poll"

@@ -16,6 +16,7 @@ from monitor.cli.common import (
     config_from,
     database,
     database_as_is,
+    startable_config,
 )
 from monitor.config.schema import OrmConfig
 from monitor.flow.pipeline import Pipeline, Preview
@@ -44,7 +45,7 @@ def register(commands: Commands) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon (or one round with --once); a second one on the same database refuses."""
-    config = config_from(args)
+    config = startable_config(args)  # the checks of check-config: OK there means it starts
     if args.demo:
         log.info("demo mode: alerts are written to %s", (args.state_dir / "mail").resolve())
     with single_instance(database_url(config, args.secrets)):  # one daemon per database

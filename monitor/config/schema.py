@@ -18,6 +18,7 @@ from pydantic import (
 
 from alerts.base import CredentialName
 from alerts.channels import ChannelSettingsField
+from monitor.calendar.clock import time_zone
 from monitor.calendar.closures import parse_span
 from monitor.calendar.working_days import Nation
 from monitor.classify.base import Label, Severity
@@ -63,6 +64,24 @@ class ServiceConfig(Strict):
     def models_dir(self) -> Path:
         """Where `orm-monitor models pull` keeps Hugging Face models for this service."""
         return Path(self.state_dir) / "models"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            time_zone(value)
+        except ValueError:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London'"
+            ) from None
+        return value
+
+    @field_validator("web_listen")
+    @classmethod
+    def _port_in_range(cls, value: str | None) -> str | None:
+        if value is not None and not 1 <= int(value.rpartition(":")[2]) <= 65535:
+            raise ValueError(f"{value!r}: the port must be 1 to 65535, e.g. '127.0.0.1:8080'")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -213,6 +232,7 @@ class SchoolConfig(Strict):
     names: list[str] = []
     staff_names: list[str] = []
     pupil_name_hashes_file: str | None = None
+    pupil_hash_key_credential: CredentialName | None = None
     people: list[Person] = []
     sources: list[SourceConfig] = []
     channels: dict[Slug, ChannelSettingsField] = {}

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +27,7 @@ from monitor.classify.base import (
 from monitor.classify.transformer import current_heads_dir
 from monitor.config.schema import OrmConfig, SchoolConfig, SourceConfig, connector_config
 from monitor.config.secrets import read_secret
-from monitor.config.watchlist import load_name_hashes
+from monitor.config.watchlist import pupil_list
 from monitor.delivery import reply_status
 from monitor.delivery.notices import item_alert
 from monitor.delivery.outbox import enqueue
@@ -103,7 +102,7 @@ class Pipeline:
         """The school's classifier (its watch lists are its own)."""
         if school.id not in self._classifiers:
             self._classifiers[school.id] = build_classifier(
-                watchlists_for(school),
+                watchlists_for(school, self.secrets),
                 model_layer(
                     self.config.classifier,
                     self.config.service.models_dir,
@@ -372,16 +371,12 @@ class Pipeline:
             connector.close()
 
 
-def watchlists_for(school: SchoolConfig) -> Watchlists:
-    """A school's watch lists from its config (pupil names only as hashes)."""
-    hashes = (
-        load_name_hashes(Path(school.pupil_name_hashes_file))
-        if school.pupil_name_hashes_file
-        else frozenset()
-    )
+def watchlists_for(school: SchoolConfig, secrets: Callable[[str], str]) -> Watchlists:
+    """A school's watch lists from its config (pupil names only as keyed hashes)."""
+    pupils = pupil_list(school, secrets)
     return Watchlists(
         school_names=(school.name, *school.names),
         staff_names=tuple(school.staff_names),
-        pupil_name_hashes=hashes,
-        pupil_hash_salt=school.id,
+        pupil_name_hashes=pupils.hashes,
+        pupil_hash_key=pupils.key,
     )

@@ -17,12 +17,12 @@ from monitor.classify.rules import (
     normalise,
 )
 
-SALT = "school-0042"
+KEY = b"school-0042 key: a secret of the school's"
 WATCHLISTS = Watchlists(
     school_names=("Oakwood Academy", "Oakwood"),
     staff_names=("Mr Smith", "Mrs O'Neill"),
-    pupil_name_hashes=frozenset({hash_name("Jane Doe", SALT), hash_name("Amir Khan", SALT)}),
-    pupil_hash_salt=SALT,
+    pupil_name_hashes=frozenset({hash_name("Jane Doe", KEY), hash_name("Amir Khan", KEY)}),
+    pupil_hash_key=KEY,
 )
 
 
@@ -299,19 +299,19 @@ def test_pupil_name_never_in_evidence(layer: RulesLayer, text: str) -> None:
         assert "doe" not in signal.evidence.casefold()
 
 
-def test_pupil_name_needs_the_salt_it_was_hashed_with() -> None:
+def test_pupil_name_needs_the_key_it_was_hashed_with() -> None:
     other_school = Watchlists(
-        pupil_name_hashes=WATCHLISTS.pupil_name_hashes, pupil_hash_salt="school-0043"
+        pupil_name_hashes=WATCHLISTS.pupil_name_hashes, pupil_hash_key=b"another key"
     )
     assert "personal_data" not in labels_of(RulesLayer(other_school), "Jane Doe")
 
 
 def test_hash_name_normalises_case_punctuation_and_spacing() -> None:
-    expected = hash_name("Jane Doe", SALT)
-    assert expected.startswith("sha256:") and len(expected) == len("sha256:") + 64
-    assert hash_name("  jane   DOE. ", SALT) == expected
-    assert hash_name("J\u0430ne Doe", SALT) != expected  # a Cyrillic a is another name
-    assert hash_name("Jane Doe", "other") != expected
+    expected = hash_name("Jane Doe", KEY)
+    assert expected.startswith("hmac-sha256:") and len(expected) == len("hmac-sha256:") + 64
+    assert hash_name("  jane   DOE. ", KEY) == expected
+    assert hash_name("J\u0430ne Doe", KEY) != expected  # a Cyrillic a is another name
+    assert hash_name("Jane Doe", b"another key") != expected
 
 
 def test_normalise_keeps_offsets_into_the_original() -> None:

@@ -146,7 +146,7 @@ praise_quotes = 0
     ],
 )
 def test_a_digest_setting_of_the_wrong_shape_is_reported_at_its_path(key: str, value: Any) -> None:
-    assert _paths(_raw(digest={key: value})) == {f"schools.0.digest.{key}"}
+    assert _paths(_raw(digest={key: value})) == {f"schools[st-marys].digest.{key}"}
 
 
 def test_the_limits_on_top_items_and_quotes_are_inclusive() -> None:
@@ -169,8 +169,8 @@ def test_digest_recipients_may_be_roles_or_person_ids() -> None:
 def test_a_digest_recipient_that_is_neither_a_role_nor_a_person_is_a_problem() -> None:
     raw = _raw(digest={"recipients": ["slt", "governors", "nobody"]})
     assert _problems(raw) == [
-        "schools.0.digest.recipients: 'governors' is neither a role nor a person id",
-        "schools.0.digest.recipients: 'nobody' is neither a role nor a person id",
+        "schools[st-marys].digest.recipients: 'governors' is neither a role nor a person id",
+        "schools[st-marys].digest.recipients: 'nobody' is neither a role nor a person id",
     ]
 
 
@@ -182,8 +182,8 @@ def test_digest_teams_must_name_the_schools_teams_channels() -> None:
 
     raw = _raw(channels=channels, digest={"teams": ["slt-teams", "mail", "ghost"]})
     assert _problems(raw) == [
-        "schools.0.digest.teams: no Teams channel named 'mail'",
-        "schools.0.digest.teams: no Teams channel named 'ghost'",
+        "schools[st-marys].digest.teams: no Teams channel named 'mail'",
+        "schools[st-marys].digest.teams: no Teams channel named 'ghost'",
     ]
 
 
@@ -201,7 +201,7 @@ def test_each_schools_digest_is_checked_against_its_own_people() -> None:
     )
     raw["schools"].append(second)
     assert _problems(raw) == [
-        "schools.1.digest.recipients: 'jsmith' is neither a role nor a person id"
+        "schools[oak-primary].digest.recipients: 'jsmith' is neither a role nor a person id"
     ]
 
 
@@ -333,10 +333,15 @@ def test_trust_and_school_problems_are_reported_together() -> None:
     raw = _raw(digest={"recipients": ["governors"]}) | {
         "trust": _trust(id="st-marys", email_channel="pager", digest={"weekday": "funday"})
     }
-    assert _paths(raw) == {"trust.digest.weekday"}  # shape first, as for every section
+    assert _paths(raw) == {  # the shape and the references, all at once
+        "trust.digest.weekday",
+        "schools[st-marys].digest.recipients",
+        "trust.id",
+        "trust.email_channel",
+    }
     raw["trust"]["digest"] = {"recipients": ["board"]}
     assert _paths(raw) == {
-        "schools.0.digest.recipients",
+        "schools[st-marys].digest.recipients",
         "trust.id",
         "trust.email_channel",
         "trust.digest.recipients",

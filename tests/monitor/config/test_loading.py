@@ -57,8 +57,8 @@ def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
         build(raw)
     paths = {p.path for p in caught.value.problems}
     assert {
-        "schools.0.nation",
-        "schools.0.people.0.email",
+        "schools[st-marys].nation",
+        "schools[st-marys].people[jsmith].email",
         "alerts.max_attempts",
         "service.colour",
     } <= paths
@@ -78,12 +78,12 @@ def test_cross_references_are_checked_after_the_shape() -> None:
     with pytest.raises(ConfigError) as caught:
         build(raw)
     text = "\n".join(str(p) for p in caught.value.problems)
-    assert "schools.0.sources.0.lead: no person with id 'nobody'" in text
+    assert "schools[st-marys].sources[blog].lead: no person with id 'nobody'" in text
     assert "source id 'blog' is used more than once" in text
-    assert "schools.0.routing.threat.notify: 'headteacher' is neither a role" in text
-    assert "schools.0.routing.threat.teams: no Teams channel named 'ghost'" in text
-    assert "schools.0.fallback_channel: no channel named 'pager'" in text
-    assert "schools.0.sources.1.timeout_secs: unknown key" in text
+    assert "schools[st-marys].routing.threat.notify: 'headteacher' is neither a role" in text
+    assert "schools[st-marys].routing.threat.teams: no Teams channel named 'ghost'" in text
+    assert "schools[st-marys].fallback_channel: no channel named 'pager'" in text
+    assert "schools[st-marys].sources[blog].timeout_secs: unknown key" in text
 
 
 def test_an_unknown_source_type_names_the_available_ones() -> None:
@@ -159,7 +159,7 @@ def test_check_config_exits_non_zero_and_prints_every_problem(
     )
     assert main(["--config", str(path), "check-config"]) == 2
     err = capsys.readouterr().err
-    assert "schools.0.id" in err and "schools.0.password" in err
+    assert "schools[Bad Id].id" in err and "schools[Bad Id].password" in err
     assert "hunter2" not in err
 
 
@@ -172,8 +172,8 @@ def test_check_config_reports_credentials_the_process_cannot_read(
     monkeypatch.setenv("GRAPH_CLIENT_SECRET", "x")
     assert main(["--config", str(REPO / "config.example.toml"), "check-config"]) == 2
     err = capsys.readouterr().err
-    assert "schools.0.channels.email.password_credential: credential 'SMTP_PASSWORD'" in err
-    assert "schools.0.channels.teams.webhook_url_credential" in err
+    assert "schools[st-marys].channels.email.password_credential: credential 'SMTP_PASSWORD'" in err
+    assert "schools[st-marys].channels.teams.webhook_url_credential" in err
     assert "GRAPH_CLIENT_SECRET" not in err
 
 
@@ -225,11 +225,11 @@ def test_a_closure_calendar_that_cannot_be_read_is_a_config_problem(tmp_path: Pa
     with pytest.raises(ConfigError) as caught:
         build(raw)
     paths = {p.path for p in caught.value.problems}
-    assert "schools.0.calendar.closures.0" in paths
+    assert "schools[st-marys].calendar.closures[0]" in paths
     raw["schools"][0]["calendar"]["closures"] = ["2026-12-18", "2027-01-04..2027-01-05"]
     with pytest.raises(ConfigError) as caught:
         build(raw)
-    assert [p.path for p in caught.value.problems] == ["schools.0.calendar.closures_ics"]
+    assert [p.path for p in caught.value.problems] == ["schools[st-marys].calendar.closures_ics"]
     assert "closures.ics" in str(caught.value)
 
 
