@@ -101,7 +101,7 @@ def _pick(
     for row in rows:
         groups.setdefault(_same(texts[row.id]), []).append(row)
     return [
-        (group[0], tuple(r.id for r in group[1:]))
+        (group[0], tuple(sorted(r.id for r in group[1:])))
         for index, group in enumerate(groups.values())
         if index < limit or any(r.id in must_show for r in group)
     ]
