@@ -71,7 +71,9 @@ class Database:
     def upgrade(self) -> None:
         """Migrate the schema to the newest revision."""
         try:
-            with self.engine.begin() as connection, migration_lock(connection, self.url):
+            # serialised, so that a second process waits and then finds the schema up to date
+            with migration_lock(self.url), self.engine.begin() as connection:
+                lock_migrations(connection)
                 config = alembic_config(self.url)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -128,23 +130,28 @@ def sqlite_file(url: str) -> Path | None:
 
 
 @contextmanager
-def migration_lock(connection: Connection, url: str) -> Iterator[None]:
-    """Serialise migrations: a second process waits, then finds the schema up to date."""
+def migration_lock(url: str) -> Iterator[None]:
+    """On SQLite, a file lock beside the database around a whole migration (commit included);
+    the kernel frees it if the process dies. Elsewhere nothing: see `lock_migrations`."""
     path = sqlite_file(url)
-    if path is not None:  # a file lock beside the database, freed by the kernel on death
-        fd = os.open(path.with_name(path.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    if path is None:
+        yield
         return
-    if connection.dialect.name == "postgresql":  # released when the caller's transaction ends
+    fd = os.open(path.with_name(path.name + ".migrate.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def lock_migrations(connection: Connection) -> None:
+    """On PostgreSQL, an advisory lock held until the migrating transaction ends."""
+    if connection.dialect.name == "postgresql":
         connection.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :key)"),
             {"ns": LOCK_NAMESPACE, "key": MIGRATION_LOCK},
         )
-    yield
 
 
 def safe_url(url: str) -> str:
