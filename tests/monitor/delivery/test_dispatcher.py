@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import tomli_w
-
 from sqlalchemy import select
 
 from alerts.base import Alert, Recipient
