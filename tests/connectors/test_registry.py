@@ -141,5 +141,5 @@ def test_a_third_party_source_is_checked_against_its_own_config_model(tmp_path: 
 
     checked = orm_monitor(site, config, "check-config")
     assert checked.returncode == 2
-    assert "schools.0.sources.0.board: Field required" in checked.stderr
-    assert "schools.0.sources.0.boards: unknown key" in checked.stderr
+    assert "schools[st-marys].sources[board].board: Field required" in checked.stderr
+    assert "schools[st-marys].sources[board].boards: unknown key" in checked.stderr
