@@ -1,7 +1,8 @@
 """What `run` needs before it starts, checked the same way by `check-config` and by `run`.
 
-Every credential the config names, the pupil lists and their keys, and the directories the
-service writes: a problem here would stop the daemon, so it stops `check-config` first.
+Every credential the config names, the pupil lists and their keys, the directories the service
+writes, and the classifier's model files: a problem here would stop the daemon, so it stops
+`check-config` first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitor.classify.encoder import ModelMissing, resolve
+from monitor.classify.heads import SHIPPED_DIR
 from monitor.config.problems import ConfigError, Problem
 from monitor.config.schema import OrmConfig, SchoolConfig
 from monitor.config.secrets import MissingSecret
@@ -36,6 +39,32 @@ def startup_problems(config: OrmConfig, secrets: Secrets) -> list[Problem]:
     problems += _database_problems(config)
     for school in config.schools:
         problems += _pupil_list_problems(school, secrets)
+    return problems + classifier_problems(config)
+
+
+def classifier_problems(config: OrmConfig) -> list[Problem]:
+    """The model files the configured profile loads: the encoder, any task models, the heads."""
+    settings = config.classifier
+    if settings.profile == "rules":
+        return []
+    wanted = [("classifier.model", settings.model)]
+    wanted += [(f"classifier.models.{task}", name) for task, name in settings.models.items()]
+    problems = []
+    for path, model in wanted:
+        try:
+            resolve(model, config.service.models_dir)
+        except ModelMissing as error:
+            problems.append(Problem(path, str(error)))
+    heads = Path(settings.heads).expanduser() if settings.heads else SHIPPED_DIR / settings.profile
+    if not (heads / "manifest.json").is_file() or not (heads / "heads.npz").is_file():
+        problems.append(
+            Problem(
+                "classifier.heads",
+                f"{heads} holds no trained heads (heads.npz and manifest.json): point heads at"
+                " the directory `python -m monitor.classify.train --out DIR` wrote, or leave it"
+                " out for the shipped ones",
+            )
+        )
     return problems
 
 

@@ -132,6 +132,20 @@ def test_every_config_the_suite_treats_as_valid_passes_check_config_and_starts(
             ),
             r"service\.link_secret_credential: credential 'LINK_SECRET' is not set",
         ),
+        (
+            lambda t: t.replace('profile = "rules"', 'profile = "default"').replace(
+                "# sentiment = ", "sentiment = "
+            ),
+            r"classifier\.models\.sentiment: model 'cardiffnlp/twitter-roberta-base-sentiment-"
+            r"latest' is not on this server: run `orm-monitor models pull",
+        ),
+        (
+            lambda t: t.replace('profile = "rules"', 'profile = "default"').replace(
+                "# heads = ", "heads = "
+            ),
+            r"classifier\.heads: \S+/heads holds no trained heads "
+            r"\(heads\.npz and manifest\.json\)",
+        ),
     ],
 )
 def test_what_would_stop_run_fails_check_config_and_run_with_exit_2_and_the_fix(
