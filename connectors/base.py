@@ -52,6 +52,8 @@ class ItemKind(StrEnum):
     POST = "post"
     ARTICLE = "article"
     EDIT = "edit"
+    REPOST = "repost"
+    """A repost (X) or boost (Mastodon) of someone's post: its text is the original's."""
 
 
 @dataclass(frozen=True)
