@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from functools import cached_property, partial
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.base import (
     Connector,
@@ -42,9 +42,13 @@ from connectors.x.parse import (
     _mapping,
     parse_own_tweet,
     parse_page,
+    parse_repost,
     parse_tweet,
+    posts_read,
     replied_to,
+    reposted,
     tweets_of,
+    unescape,
 )
 from connectors.x.streams import (
     DOC,
@@ -54,6 +58,8 @@ from connectors.x.streams import (
     SEARCH,
     STREAMS,
     JSONObject,
+    Reposts,
+    search_terms,
 )
 
 __all__ = [
@@ -84,10 +90,15 @@ __all__ = [
     "next_month",
     "parse_own_tweet",
     "parse_page",
+    "parse_repost",
     "parse_tweet",
     "posted_at",
+    "posts_read",
     "replied_to",
+    "reposted",
+    "search_terms",
     "tweets_of",
+    "unescape",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,6 +122,10 @@ class XConnector(Connector):
         user_id: str = Field(pattern=r"^\d{1,20}$", description="the school account's numeric id")
         username: str = Field(pattern=r"^@?\w{1,15}$")
         search_query: str | None = Field(default=None, min_length=1, max_length=512)
+        search_without_reposts: bool = False
+        """True: `-is:retweet` is added to search_query unless it names is:retweet already."""
+        reposts: Reposts = "skip"
+        """What reposts become: "skip", not items; "keep", items of kind `repost`."""
         bearer_token_credential: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
         page_size: int = Field(default=100, ge=10, le=100)
         max_pages: int = Field(default=3, ge=1, le=10)
@@ -122,6 +137,19 @@ class XConnector(Connector):
         @classmethod
         def _without_at(cls, username: str) -> str:
             return username.removeprefix("@")
+
+        @model_validator(mode="after")
+        def _query_fits(self) -> XConnector.Config:
+            if self.search_query and len(self.sent_query or "") > 512:
+                raise ValueError("search_query with -is:retweet added is over X's 512 characters")
+            return self
+
+        @property
+        def sent_query(self) -> str | None:
+            """The recent-search query as sent to X (None: no search)."""
+            if not self.search_query:
+                return None
+            return search_terms(self.search_query, without_reposts=self.search_without_reposts)
 
     settings: Config
     _api: XClient | None = None
@@ -141,7 +169,8 @@ class XConnector(Connector):
         for stream in self._streams():
             cursor = self._cursor(stream, state.get(stream))
             for page in self._walk(partial(api.page, stream), cursor, budget, MIN_PAGE[stream]):
-                for item in parse_page(page, school=self.school, account=stream):
+                reposts = self.settings.reposts
+                for item in parse_page(page, school=self.school, account=stream, reposts=reposts):
                     found.setdefault(item.external_id, item)  # a post in two streams counts once
             new_state[stream] = cursor.as_state()
         new_state.update(budget.as_state())
@@ -163,7 +192,7 @@ class XConnector(Connector):
                 f"X user id {self.school.user_id} is @{handle}, not @{self.school.username}",
                 fix="set user_id to the school account's numeric id (see " + DOC + ")",
             )
-        query = self.settings.search_query
+        query = self.settings.sent_query
         watching = f"mentions, replies and search: {query}" if query else "mentions and replies"
         return f"X API reachable: user {self.school.user_id} is @{handle}; reading {watching}"
 
@@ -200,7 +229,7 @@ class XConnector(Connector):
             if size < minimum:
                 break
             page = read(since, until, size, token)
-            budget.spend(len(tweets_of(page)))
+            budget.spend(posts_read(page))
             pages.append(page)
             token = cursor.read(_mapping(page.get("meta")))
             if token is None:

@@ -20,7 +20,7 @@ from connectors.base import (
     utcnow,
 )
 from connectors.x.parse import _id, _list, _mapping
-from connectors.x.streams import DOC, MENTIONS, OWN, SEARCH, JSONObject
+from connectors.x.streams import DOC, KEEP, MENTIONS, OWN, SEARCH, JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ FIELDS: dict[str, Any] = {
     "expansions": ["author_id"],
     "user_fields": ["username", "name"],
 }
+REPOST_FIELDS: dict[str, Any] = FIELDS | {
+    "expansions": [*FIELDS["expansions"], "referenced_tweets.id", "referenced_tweets.id.author_id"]
+}  # reposts kept: the reposted post (its full text) and its author come in `includes`
 
 PageReader = Callable[[str | None, str | None, int, str | None], JSONObject]
 ENDPOINTS: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -45,6 +48,10 @@ class Settings(Protocol):
     def user_id(self) -> str: ...
     @property
     def search_query(self) -> str | None: ...
+    @property
+    def sent_query(self) -> str | None: ...
+    @property
+    def reposts(self) -> str: ...
     @property
     def bearer_token_credential(self) -> str: ...
     @property
@@ -88,10 +95,11 @@ class XClient:
     ) -> JSONObject:
         """One page of mentions, of the school's own posts, or of search results."""
         method, token_name, extra = ENDPOINTS[stream]
-        subject = self.settings.search_query if stream == SEARCH else self.settings.user_id
+        subject = self.settings.sent_query if stream == SEARCH else self.settings.user_id
         params = {"since_id": since, "until_id": until, "max_results": size, token_name: token}
+        fields = REPOST_FIELDS if self.settings.reposts == KEEP else FIELDS
         return self._call(
-            stream, lambda: getattr(self._api, method)(subject, **params, **extra, **FIELDS)
+            stream, lambda: getattr(self._api, method)(subject, **params, **extra, **fields)
         )
 
     def user(self) -> JSONObject:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.base import Author, Item, ItemKind, PermanentError, parse_utc_time
-from connectors.x.streams import OWN, JSONObject
+from connectors.x.streams import KEEP, OWN, JSONObject, Reposts
+
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 @dataclass(frozen=True)
@@ -23,16 +27,37 @@ def tweets_of(page: Mapping[str, Any]) -> list[JSONObject]:
     return [tweet for tweet in _list(page.get("data")) if isinstance(tweet, dict)]
 
 
-def parse_page(page: Mapping[str, Any], *, school: School, account: str) -> list[Item]:
-    """The items of one page; the school's own posts only when they reply to someone else."""
-    users = {
-        user["id"]: user
-        for user in _list(_mapping(page.get("includes")).get("users"))
-        if isinstance(user, dict) and isinstance(user.get("id"), str)
-    }
-    parse = parse_own_tweet if account == OWN else parse_tweet
-    found = (parse(tweet, users=users, school=school, account=account) for tweet in tweets_of(page))
+def posts_read(page: Mapping[str, Any]) -> int:
+    """The posts a page returned, billed as reads: its `data` and any reposted ones included."""
+    included = _list(_mapping(page.get("includes")).get("tweets"))
+    return len(tweets_of(page)) + sum(isinstance(tweet, dict) for tweet in included)
+
+
+def parse_page(
+    page: Mapping[str, Any], *, school: School, account: str, reposts: Reposts = "skip"
+) -> list[Item]:
+    """The items of one page; the school's own posts only when they reply to someone else;
+    reposts left out, or kept as `repost` items when `reposts` is "keep"."""
+    users, originals = _included(page, "users"), _included(page, "tweets")
+    found: list[Item | None] = []
+    for tweet in tweets_of(page):
+        original = reposted(tweet)
+        if original is None:
+            parse = parse_own_tweet if account == OWN else parse_tweet
+            found.append(parse(tweet, users=users, school=school, account=account))
+        elif reposts == KEEP:
+            post = originals.get(original, {})
+            found.append(parse_repost(tweet, post, users=users, school=school, account=account))
     return [item for item in found if item is not None]
+
+
+def _included(page: Mapping[str, Any], kind: str) -> dict[str, Mapping[str, Any]]:
+    """The page's `includes.users` or `includes.tweets` by id."""
+    return {
+        entry["id"]: entry
+        for entry in _list(_mapping(page.get("includes")).get(kind))
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    }
 
 
 def parse_own_tweet(
@@ -62,7 +87,7 @@ def parse_tweet(
     return Item(
         external_id=tweet_id,
         kind=_kind(by_school=by_school, parent=parent, to_school=to_school),
-        text=str(tweet.get("text") or ""),
+        text=unescape(str(tweet.get("text") or "")),
         created_at=parse_utc_time(tweet.get("created_at")),
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet_id}",
         author=Author(id=author_id, handle=handle, display_name=_id(user.get("name"))),
@@ -74,6 +99,44 @@ def parse_tweet(
     )
 
 
+def parse_repost(
+    tweet: Mapping[str, Any],
+    original: Mapping[str, Any],
+    *,
+    users: Mapping[str, Any],
+    school: School,
+    account: str,
+) -> Item | None:
+    """A repost as a `repost` item by whoever reposted, with the original's full text, link and
+    conversation; None when the school reposted (a repost answers nobody). Without the original
+    (deleted, or not expanded) the repost's own shortened text is kept."""
+    item = parse_tweet(tweet, users=users, school=school, account=account)
+    source_id = reposted(tweet)
+    if item.by_school or source_id is None:
+        return None
+    author = _mapping(users.get(_id(original.get("author_id")) or ""))
+    handle = _id(author.get("username"))
+    text = original.get("text")
+    return replace(
+        item,
+        kind=ItemKind.REPOST,
+        text=unescape(text) if isinstance(text, str) else item.text,
+        url=f"https://x.com/{handle or 'i/web'}/status/{source_id}",
+        parent_id=source_id,
+        thread_id=_id(original.get("conversation_id")) or source_id,
+        raw=item.raw | {"reposted": _raw(original, author)},
+    )
+
+
+def _raw(tweet: Mapping[str, Any], author: Mapping[str, Any]) -> JSONObject:
+    return {"tweet": dict(tweet) or None, "author": dict(author) or None}
+
+
+def unescape(text: str) -> str:
+    """A post's text without X's HTML escaping (`&amp;`, `&lt;`, `&gt;`), undone exactly once."""
+    return _ESCAPED.sub(lambda match: _UNESCAPED[match[1]], text)
+
+
 def _kind(*, by_school: bool, parent: str | None, to_school: bool) -> ItemKind:
     if by_school:
         return ItemKind.REPLY if parent else ItemKind.POST
@@ -82,9 +145,18 @@ def _kind(*, by_school: bool, parent: str | None, to_school: bool) -> ItemKind:
 
 def replied_to(tweet: Mapping[str, Any]) -> str | None:
     """The id of the post this one replies to (referenced_tweets of type replied_to)."""
+    return _referenced(tweet, "replied_to")
+
+
+def reposted(tweet: Mapping[str, Any]) -> str | None:
+    """The id of the post this one reposts (referenced_tweets of type retweeted)."""
+    return _referenced(tweet, "retweeted")
+
+
+def _referenced(tweet: Mapping[str, Any], kind: str) -> str | None:
     for reference in _list(tweet.get("referenced_tweets")):
         reference = _mapping(reference)
-        if reference.get("type") == "replied_to":
+        if reference.get("type") == kind:
             return _id(reference.get("id"))
     return None
 
