@@ -34,6 +34,7 @@ from connectors.x import (
     parse_page,
     parse_tweet,
     posted_at,
+    search_terms,
 )
 from tests.support.clock import Clock
 from tests.support.http import LocalServer, Recorded, Reply, local_server
@@ -61,6 +62,12 @@ GATE_REPLY = "2120094852708184064"  # the school's reply to the complaint
 THANKS = "2120114305890136064"  # the parent's answer to the school's reply
 HARVEST = "2120119687182168064"  # a later mention
 RAIN_REPLY = "2120123814377304064"  # the school's reply to the rain question
+RESULTS_PRAISE = "2120131174205968384"  # a parent's post with X's HTML escaping in it
+CHURCH_LANE = "2120128823411613696"  # a resident's complaint, only in includes.tweets
+CHURCH_LANE_REPOST = "2120135367289425920"  # someone else's repost of the complaint
+HARVEST_REPOST = "2120137514613751808"  # the school's repost of the harvest mention
+MINUTES_REPOST = "2120139661937946624"  # a repost of a post X no longer has
+MINUTES = "2120126674568437760"  # that deleted post
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -211,6 +218,79 @@ def test_created_at_is_read_as_utc() -> None:
     assert parse_time("yesterday") is None and parse_time(None) is None
 
 
+def test_x_html_escaping_is_undone_exactly_once() -> None:
+    item = by_id(tuple(parse_page(fixture("mentions_reposts"), school=SCHOOL, account="mentions")))[
+        RESULTS_PRAISE
+    ]
+    assert item.text == (
+        "@StMarysAnytown Reading & maths both > national average, well done Y6 <3"
+        " (your website shows &lt;3 as text though)"  # the parent typed "&lt;3": it stays
+    )
+    assert "&amp;" in item.raw["tweet"]["text"]  # the raw payload is kept as received
+
+
+def test_reposts_are_not_items_by_default() -> None:
+    items = parse_page(fixture("mentions_reposts"), school=SCHOOL, account="mentions")
+    assert [item.external_id for item in items] == [RESULTS_PRAISE]
+    search = parse_page(fixture("mentions_reposts"), school=SCHOOL, account="search")
+    assert [item.external_id for item in search] == [RESULTS_PRAISE]
+
+
+def test_a_kept_repost_points_at_the_original_with_its_full_text() -> None:
+    page = fixture("mentions_reposts")
+    items = by_id(tuple(parse_page(page, school=SCHOOL, account="mentions", reposts="keep")))
+    repost = items[CHURCH_LANE_REPOST]
+    assert repost.kind is ItemKind.REPOST and not repost.by_school
+    assert repost.text == (
+        "@StMarysAnytown pick-up & drop-off on Church Lane is dangerous, cars on the pavement"
+        " every single day. Someone will get hurt before the school & the council act."
+    )
+    assert (repost.author.handle, repost.author.display_name) == ("newtoanytown", "Alex New")
+    assert repost.parent_id == CHURCH_LANE and repost.thread_id == CHURCH_LANE
+    assert repost.url == f"https://x.com/sampatel_anytown/status/{CHURCH_LANE}"
+    assert repost.created_at == datetime(2026, 11, 10, 12, 17, 21, tzinfo=UTC)
+    assert repost.raw["tweet"]["id"] == CHURCH_LANE_REPOST
+    assert repost.raw["reposted"]["tweet"]["id"] == CHURCH_LANE
+    assert repost.raw["reposted"]["author"]["username"] == "sampatel_anytown"
+    assert items[RESULTS_PRAISE].kind is ItemKind.MENTION
+
+
+def test_the_schools_own_repost_is_never_an_item() -> None:
+    page = fixture("mentions_reposts")
+    items = by_id(tuple(parse_page(page, school=SCHOOL, account="mentions", reposts="keep")))
+    assert HARVEST_REPOST not in items  # by_school, it would close the harvest post's window
+
+
+def test_a_kept_repost_of_a_deleted_post_keeps_its_own_shortened_text() -> None:
+    page = fixture("mentions_reposts")
+    items = by_id(tuple(parse_page(page, school=SCHOOL, account="search", reposts="keep")))
+    repost = items[MINUTES_REPOST]
+    assert repost.kind is ItemKind.REPOST and repost.parent_id == MINUTES
+    assert repost.text == (
+        "RT @anytown_dad: @StMarysAnytown governors meeting minutes still not online"
+        " & it's been 3 months"
+    )
+    assert repost.url == f"https://x.com/i/web/status/{MINUTES}"
+    assert repost.raw["reposted"] == {"tweet": None, "author": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "without_reposts", "sent"),
+    [
+        ('"St Marys"', False, '"St Marys"'),
+        ('"St Marys" OR #StMarysAnytown', True, '("St Marys" OR #StMarysAnytown) -is:retweet'),
+        ('"St Marys" -is:retweet', True, '"St Marys" -is:retweet'),
+        ('"St Marys" is:retweet', True, '"St Marys" is:retweet'),
+        ('"St Marys is:retweet"', True, '("St Marys is:retweet") -is:retweet'),
+    ],
+    ids=["as-written", "added-around-or", "already-excluded", "asks-for-reposts", "in-quotes"],
+)
+def test_search_terms_add_not_retweet_only_when_asked(
+    query: str, without_reposts: bool, sent: str
+) -> None:
+    assert search_terms(query, without_reposts=without_reposts) == sent
+
+
 # --- Polling and the cursor ---------------------------------------------------------------
 
 
@@ -339,6 +419,42 @@ def test_a_post_found_by_mentions_and_search_is_one_item(server: LocalServer) ->
     assert by_id(result.items)[RECEPTION_PLACES].kind is ItemKind.MENTION
     # search hits were not sent to the school: they open no reply window, mentions do
     assert XConnector.search_accounts == {"search"}
+
+
+def test_reposts_are_skipped_and_the_schools_query_is_sent_as_written(
+    server: LocalServer,
+) -> None:
+    server.route("GET", MENTIONS, Reply(200, fixture("mentions_reposts")))
+    server.route("GET", TWEETS, Reply(200, fixture("empty")))
+    server.route("GET", SEARCH, Reply(200, fixture("empty")))
+    query = '"St Mary\'s Anytown" OR "St Marys Anytown"'
+    result = poll(caught_up(HARVEST), search_query=query)
+    assert [item.external_id for item in result.items] == [RESULTS_PRAISE]
+    assert server.requests_to(SEARCH)[0].query["query"] == [query]
+    assert all(request.query["expansions"] == ["author_id"] for request in server.requests)
+
+
+def test_kept_reposts_ask_for_the_originals_and_count_them_as_reads(server: LocalServer) -> None:
+    server.route("GET", MENTIONS, Reply(200, fixture("mentions_reposts")))
+    server.route("GET", TWEETS, Reply(200, fixture("empty")))
+    server.route("GET", SEARCH, Reply(200, fixture("empty")))
+    query = '"St Mary\'s Anytown" OR "St Marys Anytown"'
+    result = poll(
+        caught_up(HARVEST), search_query=query, search_without_reposts=True, reposts="keep"
+    )
+    kinds = {item.external_id: item.kind for item in result.items}
+    assert kinds == {
+        RESULTS_PRAISE: ItemKind.MENTION,
+        CHURCH_LANE_REPOST: ItemKind.REPOST,
+        MINUTES_REPOST: ItemKind.REPOST,
+    }
+    assert by_id(result.items)[CHURCH_LANE_REPOST].text.endswith("the school & the council act.")
+    assert server.requests_to(SEARCH)[0].query["query"] == [f"({query}) -is:retweet"]
+    for request in server.requests:
+        assert request.query["expansions"] == [
+            "author_id,referenced_tweets.id,referenced_tweets.id.author_id"
+        ]
+    assert result.new_state["reads"] == 4 + 2  # the posts in data and the originals included
 
 
 def test_a_changed_search_query_starts_its_stream_afresh(server: LocalServer) -> None:
@@ -660,6 +776,34 @@ def test_config_defaults() -> None:
     ],
 )
 def test_config_rejects_bad_settings(settings: dict[str, object]) -> None:
+    values: dict[str, object] = {
+        "user_id": SCHOOL_ID,
+        "username": "StMarysAnytown",
+        "bearer_token_credential": "X_BEARER_TOKEN",
+    }
+    with pytest.raises(ValidationError):
+        XConnector.Config.model_validate(values | settings)
+
+
+def test_reposts_are_skipped_and_queries_left_as_written_unless_set() -> None:
+    config = XConnector.Config(
+        user_id=SCHOOL_ID, username="StMarysAnytown", bearer_token_credential="X_BEARER_TOKEN"
+    )
+    assert config.reposts == "skip" and not config.search_without_reposts
+    assert config.sent_query is None
+    written = config.model_copy(update={"search_query": QUERY.removesuffix(" -is:retweet")})
+    assert written.sent_query == '"St Mary\'s Anytown"'
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"reposts": "quote"},
+        {"search_query": "x" * 500, "search_without_reposts": True},
+    ],
+    ids=["unknown-reposts", "query-too-long-with-not-retweet"],
+)
+def test_config_rejects_bad_repost_settings(settings: dict[str, object]) -> None:
     values: dict[str, object] = {
         "user_id": SCHOOL_ID,
         "username": "StMarysAnytown",
