@@ -34,6 +34,7 @@ from connectors.mastodon.parse import (
     _id,
     _text,
     html_to_text,
+    parse_boost,
     parse_notification,
     parse_own_status,
     parse_status,
@@ -59,6 +60,7 @@ __all__ = [
     "html_to_text",
     "id_order",
     "newest_id",
+    "parse_boost",
     "parse_notification",
     "parse_own_status",
     "parse_status",
@@ -93,14 +95,16 @@ class MastodonConnector(Connector):
         """Read new mentions, hashtag posts and the school's replies since the saved ids."""
         api, cursor = self._client(), Cursor.from_state(state, self.settings.hashtags)
         found: dict[str, Item] = {}
+        school, reposts = self.school, self.settings.reposts
         notifications, cursor.mentions = self._walk(api.mentions, cursor.mentions)
-        _add(found, (parse_notification(n, school=self.school) for n in notifications))
+        _add(found, (parse_notification(n, school=school, reposts=reposts) for n in notifications))
+        tagged = partial(parse_status, school=school, account=HASHTAGS, reposts=reposts)
         for tag in self.settings.hashtags:
             key = tag.casefold()
             statuses, cursor.hashtags[key] = self._walk(
                 partial(api.hashtag, tag), cursor.hashtags.get(key)
             )
-            _add(found, (parse_status(s, school=self.school, account=HASHTAGS) for s in statuses))
+            _add(found, map(tagged, statuses))
         own, cursor.own = self._walk(api.own_statuses, cursor.own)
         _add(found, (parse_own_status(s, school=self.school) for s in own))
         log.debug("source %s: %d items", self.source_id, len(found))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -10,6 +11,9 @@ from pydantic import Field, field_validator
 from connectors.base import Connector
 
 HASHTAG = re.compile(r"^\w+$")
+Reposts = Literal["skip", "keep"]
+"""What a source does with boosts: leave them out, or keep each as an item of kind `repost`."""
+KEEP = "keep"
 
 
 class MastodonSettings(Connector.Config):
@@ -22,6 +26,8 @@ class MastodonSettings(Connector.Config):
     access_token_credential: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     timeout_seconds: float = Field(default=20, gt=0)
     max_pages: int = Field(default=5, ge=1, le=50)
+    reposts: Reposts = "skip"
+    """What boosts become: "skip", not items; "keep", items of kind `repost`."""
 
     @field_validator("api_base_url")
     @classmethod

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
 from connectors.base import Author, Item, ItemKind, PermanentError, parse_utc_time
-from connectors.mastodon.config import MastodonSettings
+from connectors.mastodon.config import KEEP, MastodonSettings, Reposts
 
 BLOCK_TAGS = ("p", "blockquote", "pre", "li", "h1", "h2", "h3", "h4", "h5", "h6")
 MENTIONS, HASHTAGS, OWN = "mentions", "hashtag", "own"
@@ -43,12 +43,14 @@ class SchoolAccount:
         return acct if "@" in acct else f"{acct}@{self.instance.casefold()}"
 
 
-def parse_notification(notification: Mapping[str, Any], *, school: SchoolAccount) -> Item | None:
+def parse_notification(
+    notification: Mapping[str, Any], *, school: SchoolAccount, reposts: Reposts = "skip"
+) -> Item | None:
     """The status of a mention notification; None for other types or a status since deleted."""
     status = notification.get("status")
     if notification.get("type") != "mention" or not isinstance(status, Mapping):
         return None
-    return parse_status(status, school=school, account=MENTIONS, raw=notification)
+    return parse_status(status, school=school, account=MENTIONS, raw=notification, reposts=reposts)
 
 
 def parse_own_status(status: Mapping[str, Any], *, school: SchoolAccount) -> Item | None:
@@ -61,9 +63,59 @@ def parse_own_status(status: Mapping[str, Any], *, school: SchoolAccount) -> Ite
 
 
 def parse_status(
+    status: Mapping[str, Any],
+    *,
+    school: SchoolAccount,
+    account: str,
+    raw: Any = None,
+    reposts: Reposts = "skip",
+) -> Item | None:
+    """A Status entity as an item: a mention, a reply to the school, or the school's own reply.
+
+    A boost (its own content empty, the boosted status in `reblog`) is left out, or kept as a
+    `repost` item when `reposts` is "keep".
+    """
+    boosted = status.get("reblog")
+    if not isinstance(boosted, Mapping):
+        return _parse_post(status, school=school, account=account, raw=raw)
+    if reposts != KEEP:
+        return None
+    return parse_boost(status, boosted, school=school, account=account, raw=raw)
+
+
+def parse_boost(
+    status: Mapping[str, Any],
+    boosted: Mapping[str, Any],
+    *,
+    school: SchoolAccount,
+    account: str,
+    raw: Any = None,
+) -> Item | None:
+    """A boost as a `repost` item by whoever boosted, with the boosted status's text, link and
+    thread; None when the school boosted (a boost answers nobody)."""
+    boost_id, booster = _id(status.get("id")), _mapping(status.get("account"))
+    if not boost_id:
+        raise PermanentError("Mastodon sent a boost without an id", fix="report this payload")
+    if school.wrote(booster):
+        return None
+    original = _parse_post(boosted, school=school, account=account)
+    return replace(
+        original,
+        external_id=boost_id,
+        kind=ItemKind.REPOST,
+        created_at=parse_utc_time(status.get("created_at")),
+        author=_author(booster),
+        by_school=False,
+        parent_id=original.external_id,
+        thread_id=original.thread_id,
+        raw=dict(status) if raw is None else raw,
+    )
+
+
+def _parse_post(
     status: Mapping[str, Any], *, school: SchoolAccount, account: str, raw: Any = None
 ) -> Item:
-    """A Status entity as an item: a mention, a reply to the school, or the school's own reply."""
+    """A status that is not a boost as an item."""
     status_id = _id(status.get("id"))
     if not status_id:
         raise PermanentError("Mastodon sent a status without an id", fix="report this payload")
@@ -79,16 +131,20 @@ def parse_status(
         text=status_text(status),
         created_at=parse_utc_time(status.get("created_at")),
         url=_text(status.get("url")) or _text(status.get("uri")) or None,
-        author=Author(
-            id=_id(author.get("id")),
-            handle=_text(author.get("acct")) or None,
-            display_name=_text(author.get("display_name")) or _text(author.get("username")) or None,
-        ),
+        author=_author(author),
         by_school=by_school,
         account=account,
         parent_id=parent,
         thread_id=parent or status_id,
         raw=dict(status) if raw is None else raw,
+    )
+
+
+def _author(account: Mapping[str, Any]) -> Author:
+    return Author(
+        id=_id(account.get("id")),
+        handle=_text(account.get("acct")) or None,
+        display_name=_text(account.get("display_name")) or _text(account.get("username")) or None,
     )
 
 
