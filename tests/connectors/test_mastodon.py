@@ -54,6 +54,9 @@ M1 = "116722216331182085"  # Tom mentions the school (direct message)
 M2 = "116724676641423369"  # a neighbour replies to the school's post P1
 H3 = "116724746337910795"  # Pat mentions the school with the hashtag and a content warning
 O3 = "116724859625603076"  # the school's reply to M2
+B1 = "116725112874301440"  # Tom boosts Jane's choir post H1
+B2 = "116725209118720001"  # the school boosts H1
+B3 = "116725302284697602"  # the neighbour boosts the school's post P1
 
 
 def fixture(name: str) -> Any:
@@ -307,6 +310,41 @@ def test_an_unparseable_time_is_none() -> None:
     assert parse_status(status, school=SCHOOL, account="hashtag").created_at is None
 
 
+def test_a_boost_is_not_an_item_by_default() -> None:
+    boosts = fixture("boosts.json")
+    assert [parse_status(s, school=SCHOOL, account="hashtag") for s in boosts] == [None] * 3
+    mention = {"id": "1203562399", "type": "mention", "status": by_id("boosts.json", B1)}
+    assert parse_notification(mention, school=SCHOOL) is None
+
+
+def test_a_kept_boost_is_a_repost_with_the_boosted_statuss_text_and_link() -> None:
+    boost = by_id("boosts.json", B1)
+    assert boost["content"] == ""  # a boost's own status carries no text
+    item = parse_status(boost, school=SCHOOL, account="hashtag", reposts="keep")
+    jane = parse_status(by_id("hashtag_timeline.json", H1), school=SCHOOL, account="hashtag")
+    assert item is not None and jane is not None
+    assert item.external_id == B1 and item.kind is ItemKind.REPOST and not item.by_school
+    assert item.text == jane.text and item.text.startswith("Well done to the Year 6 choir")
+    assert item.url == jane.url == "https://mastodon.social/@jane_parent/116721616847634439"
+    assert item.parent_id == H1 and item.thread_id == H1
+    assert item.author == Author("109377252810472811", "dad_of_two", "Tom Reed")
+    assert item.created_at == datetime(2026, 6, 11, 7, 17, 21, 18000, tzinfo=UTC)
+    assert item.raw == boost and item.account == "hashtag"
+
+
+def test_the_schools_own_boost_is_never_an_item() -> None:
+    boost = by_id("boosts.json", B2)
+    assert parse_status(boost, school=SCHOOL, account="hashtag", reposts="keep") is None
+
+
+def test_a_boost_of_the_schools_post_is_a_repost_not_by_the_school() -> None:
+    boost = by_id("boosts.json", B3)
+    item = parse_status(boost, school=SCHOOL, account="hashtag", reposts="keep")
+    assert item is not None and item.kind is ItemKind.REPOST and not item.by_school
+    assert item.parent_id == P1 and item.author.handle == "neighbour@mas.to"
+    assert item.text.startswith("The school field is closed on Saturday")
+
+
 # --- Polling ---------------------------------------------------------------------------------
 
 
@@ -355,6 +393,29 @@ def test_a_status_seen_in_two_streams_is_one_item(server: LocalServer) -> None:
     ]
     replies = {i.external_id: i.parent_id for i in items if i.by_school}
     assert replies == {H2: H1, O3: M2}
+
+
+@pytest.mark.parametrize(
+    ("reposts", "kinds"),
+    [
+        ("skip", {H1: ItemKind.MENTION}),
+        ("keep", {H1: ItemKind.MENTION, B1: ItemKind.REPOST, B3: ItemKind.REPOST}),
+    ],
+)
+def test_boosts_in_a_timeline_are_skipped_or_kept_as_reposts(
+    server: LocalServer, reposts: str, kinds: dict[str, ItemKind]
+) -> None:
+    server.route("GET", NOTIFICATIONS, Reply(200, []))
+    server.route(
+        "GET", TAG, Reply(200, [*fixture("boosts.json"), by_id("hashtag_timeline.json", H1)])
+    )
+    server.route("GET", OWN, Reply(200, []))
+    source = connector(server.base_url, reposts=reposts)
+    result = source.fetch({})
+    source.close()
+    assert {item.external_id: item.kind for item in result.items} == kinds
+    assert all(item.text for item in result.items)  # no item with a boost's empty text
+    assert result.new_state["hashtags"] == {"stmarysanytown": B3}
 
 
 def test_later_polls_walk_forward_from_the_saved_ids(server: LocalServer) -> None:
@@ -604,6 +665,7 @@ def test_config_defaults_and_normalisation() -> None:
     assert SchoolAccount.of(config).wrote({"id": "2", "acct": "stmarysanytown"})
     assert config.hashtags == ["StMarysAnytown", "OfstedAnytown"]
     assert (config.timeout_seconds, config.max_pages) == (20, 5)
+    assert config.reposts == "skip"
 
 
 @pytest.mark.parametrize(
@@ -619,6 +681,7 @@ def test_config_defaults_and_normalisation() -> None:
         {"timeout_seconds": 0},
         {"access_token": "literal-token"},
         {"access_token_credential": "has space"},
+        {"reposts": "boost"},
     ],
     ids=str,
 )
