@@ -12,11 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import wraps
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from connectors.transport import Limits
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +233,21 @@ class Connector(ABC):
     they open no reply window unless the source sets `opens_windows = true`."""
 
     class Config(BaseModel):
-        """Connector-specific settings of one source."""
+        """Connector-specific settings of one source (every source has the HTTP limits)."""
 
         model_config = ConfigDict(extra="forbid", frozen=True)
+
+        max_response_mb: float = Field(default=10, gt=0, le=1024)
+        """The most one HTTP response may hold, on the wire and once decompressed."""
+        poll_deadline_seconds: float = Field(default=60, gt=0, le=3600)
+        """The most one poll (every request it makes) may take."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("fetch", "probe"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__within_deadline__", False):
+                setattr(cls, name, _within_poll_deadline(method))
 
     def __init__(
         self,
@@ -246,6 +262,13 @@ class Connector(ABC):
         self.secrets = secrets
         self.clock = clock or utcnow
         self.settings = settings_of(type(self).Config, config)
+
+    @property
+    def limits(self) -> Limits:
+        """This source's HTTP limits (byte cap, poll deadline, redirects), from its Config."""
+        from connectors.transport import Limits
+
+        return Limits.of(self.settings)
 
     def credential(self, name: str, what: str, doc: str) -> str:
         """The value of credential `name` (the `what`, e.g. "X bearer token"); AuthError if unset.
@@ -278,6 +301,21 @@ class Connector(ABC):
 
 
 ConnectorFactory = type[Connector]
+
+MethodT = TypeVar("MethodT", bound=Callable[..., Any])
+
+
+def _within_poll_deadline(method: MethodT) -> MethodT:
+    """`method` run under one deadline (the source's poll_deadline_seconds) for every request."""
+    from connectors.transport import poll_deadline
+
+    @wraps(method)
+    def run(self: Connector, *args: Any, **kwargs: Any) -> Any:
+        with poll_deadline(self.limits.deadline_seconds):
+            return method(self, *args, **kwargs)
+
+    run.__within_deadline__ = True  # type: ignore[attr-defined]
+    return run  # type: ignore[return-value]
 
 
 class Registry:
