@@ -126,6 +126,7 @@ class FacebookPageConnector(Connector):
                 host=FACEBOOK_HOST,
                 timeout=self.settings.timeout_seconds,
                 clock=self.clock,
+                limits=self.limits,
             )
         return self._client
 

@@ -28,6 +28,7 @@ from connectors.base import (
     utcnow,
 )
 from connectors.graph_errors import Advice, graph_error
+from connectors.transport import GuardedSession, Limits
 
 FACEBOOK_HOST = "graph.facebook.com"
 INSTAGRAM_HOST = "graph.instagram.com"
@@ -38,12 +39,13 @@ MAX_PAGE_SIZE = 100
 JSONObject = dict[str, Any]
 
 
-class _HostSession(requests.Session):
+class _HostSession(GuardedSession):
     """facebook-sdk hard-codes https://graph.facebook.com/: send its requests to `host` instead,
-    and keep the last response so that errors can be mapped with their status and headers."""
+    and keep the last response so that errors can be mapped with their status and headers.
+    Every response is read within the source's byte cap and poll deadline."""
 
-    def __init__(self, host: str) -> None:
-        super().__init__()
+    def __init__(self, host: str, limits: Limits) -> None:
+        super().__init__(limits, where=host)
         self.host = host
         self.last: requests.Response | None = None
 
@@ -79,9 +81,10 @@ class GraphClient:
         host: str = FACEBOOK_HOST,
         timeout: float = 20,
         clock: Clock = utcnow,
+        limits: Limits | None = None,
     ) -> None:
         self.advice, self.host, self.timeout, self.clock = advice, host, timeout, clock
-        self._session = _HostSession(host)
+        self._session = _HostSession(host, limits or Limits())
         self._api = facebook.GraphAPI(
             access_token=access_token, timeout=timeout, session=self._session
         )

@@ -33,6 +33,7 @@ from connectors.base import (
 )
 from connectors.bluesky.config import BlueskyConfig
 from connectors.bluesky.parse import AUTHOR_FEED, NOTIFICATIONS, SEARCH_POSTS
+from connectors.transport import GuardedTransport, Limits, redirect_loop
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,12 @@ class BlueskyApi:
 
     def _http(self) -> Any:
         if self._client is None:
-            request = Request(timeout=httpx.Timeout(self.settings.timeout_seconds))
+            limits = Limits.of(self.settings)
+            request = Request(
+                timeout=httpx.Timeout(self.settings.timeout_seconds),
+                transport=GuardedTransport(limits, where="Bluesky"),
+                max_redirects=limits.max_redirects,
+            )
             self._client = Client(base_url=self.settings.base_url, request=request)
             self._client.on_session_change(self._session_changed)
         return self._client
@@ -196,6 +202,8 @@ class BlueskyApi:
             return action()
         except (AtProtocolError, ValueError) as error:
             raise translate(error, call, self.settings) from None
+        except httpx.TooManyRedirects:
+            raise redirect_loop("Bluesky", Limits.of(self.settings)) from None
 
 
 def translate(error: Exception, call: str, settings: BlueskyConfig) -> ConnectorError:

@@ -179,6 +179,7 @@ class InstagramConnector(Connector):
                 host=self.settings.host,
                 timeout=self.settings.timeout_seconds,
                 clock=self.clock,
+                limits=self.limits,
             )
         self._client.access_token = token
         return self._client

@@ -28,6 +28,7 @@ from connectors.base import (
     parse_utc_time,
 )
 from connectors.mastodon.config import MastodonSettings
+from connectors.transport import GuardedSession, Limits
 
 PAGE_SIZE = 40  # the most Mastodon returns per page of statuses or notifications
 USER_AGENT = "orm-monitor/0.1 (+https://github.com/orm-monitor/orm-monitor)"
@@ -43,7 +44,7 @@ class MastodonClient:
         self.settings = settings
         self.host = urlsplit(settings.api_base_url).hostname or settings.api_base_url
         self._last: requests.Response | None = None
-        self._session = requests.Session()
+        self._session = GuardedSession(Limits.of(settings), where=self.host)
         self._session.hooks["response"].append(self._keep)
         self._api = Mastodon(
             access_token=token,
@@ -116,6 +117,8 @@ class MastodonClient:
     def _mapped(self, what: str, error: MastodonError) -> ConnectorError:
         status = self._last.status_code if self._last is not None else None
         where = f"{self.host} ({what})"
+        if isinstance(error.__context__, ConnectorError):  # the transport's cap or deadline
+            return error.__context__
         if isinstance(error, MastodonRatelimitError) or status == 429:
             reset = self._last.headers.get("X-RateLimit-Reset") if self._last is not None else None
             return RateLimited(f"{where}: rate limit reached", retry_at=reset_time(reset))

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from connectors.base import PermanentError, RateLimited, SourceUnavailable
+from connectors.transport import Limits, guarded_client
 from connectors.wikipedia.config import MISSING_ARTICLE_FIX, WikipediaConfig
 
 MAXLAG_SECONDS = 5
@@ -39,7 +40,10 @@ class MediaWikiClient:
     def __init__(self, settings: WikipediaConfig, clock: Callable[[], datetime]) -> None:
         self.settings, self.clock = settings, clock
         agent = user_agent_header(settings.user_agent, settings.contact)
-        self._http = httpx.Client(
+        self._http = guarded_client(
+            Limits.of(settings),
+            where="Wikipedia API",
+            follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout_seconds),
             headers={"User-Agent": agent, "Accept": "application/json"},
         )

@@ -19,6 +19,7 @@ from connectors.base import (
     network_reason,
     utcnow,
 )
+from connectors.transport import GuardedSession, Limits
 from connectors.x.parse import _id, _list, _mapping
 from connectors.x.streams import DOC, KEEP, MENTIONS, OWN, SEARCH, JSONObject
 
@@ -58,11 +59,12 @@ class Settings(Protocol):
     def timeout_seconds(self) -> float: ...
 
 
-class TimeoutSession(requests.Session):
-    """A requests session that gives every request a timeout (tweepy.Client sets none)."""
+class TimeoutSession(GuardedSession):
+    """A guarded requests session (byte cap, poll deadline) that gives every request a timeout
+    (tweepy.Client sets none)."""
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
+    def __init__(self, timeout: float, limits: Limits | None = None) -> None:
+        super().__init__(limits or Limits(), where="X")
         self.timeout = timeout
 
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
@@ -88,7 +90,7 @@ class XClient:
         self.settings = settings
         self._api = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
         self._api.session.close()
-        self._api.session = TimeoutSession(settings.timeout_seconds)
+        self._api.session = TimeoutSession(settings.timeout_seconds, Limits.of(settings))
 
     def page(
         self, stream: str, since: str | None, until: str | None, size: int, token: str | None

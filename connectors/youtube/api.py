@@ -17,6 +17,7 @@ from connectors.base import (
     RateLimited,
     SourceUnavailable,
 )
+from connectors.transport import Limits, guarded_client
 from connectors.youtube.parse import _dicts, _text, dig
 
 API_PATH = "/youtube/v3"
@@ -56,7 +57,10 @@ class YouTubeClient:
         clock: Callable[[], datetime],
     ) -> None:
         self.settings, self._read_key, self.clock = settings, api_key, clock
-        self._http = httpx.Client(
+        self._http = guarded_client(
+            Limits.of(settings),
+            where="YouTube API",
+            follow_redirects=False,
             timeout=httpx.Timeout(settings.timeout_seconds),
             headers={"Accept": "application/json"},
         )
