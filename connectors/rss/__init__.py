@@ -18,7 +18,6 @@ from connectors.base import (
     Connector,
     FetchResult,
     JSONValue,
-    PermanentError,
     SourceUnavailable,
 )
 from connectors.rss.download import (
@@ -34,6 +33,7 @@ from connectors.rss.download import (
 from connectors.rss.entries import EntryProblem, FeedReading, public_url, unwrap_google_redirect
 from connectors.rss.parse import parse_feed, read_feed
 from connectors.rss.text import html_to_text
+from connectors.transport import guarded_client
 
 __all__ = [
     "RssConnector",
@@ -163,18 +163,14 @@ class RssConnector(Connector):
         except httpx.TimeoutException:
             seconds = self.settings.timeout_seconds
             raise SourceUnavailable(f"{where} timed out after {seconds:g}s") from None
-        except httpx.TooManyRedirects:
-            raise PermanentError(
-                f"{where} redirects too many times",
-                fix="open the feed URL in a browser and use the address it ends up at",
-            ) from None
         except httpx.HTTPError as error:
             raise SourceUnavailable(f"{where} could not be reached: {describe(error)}") from None
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(
-                follow_redirects=True,
+            self._client = guarded_client(
+                self.limits,
+                where=public_url(self.settings.url),
                 timeout=httpx.Timeout(self.settings.timeout_seconds),
                 headers={"User-Agent": self.settings.user_agent, "Accept": ACCEPT},
             )

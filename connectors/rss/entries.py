@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 from connectors.base import Item, ItemKind, PermanentError
 
@@ -105,12 +105,13 @@ def detected_kind(config: FeedSettings | None, is_comment: bool) -> ItemKind:
     return ItemKind.COMMENT if is_comment else ItemKind.ARTICLE
 
 
-def checked_link(link: str | None, report: Report) -> str | None:
-    """The entry's web address (a Google redirect unwrapped); None, reported, if unusable."""
+def checked_link(link: str | None, report: Report, base: str = "") -> str | None:
+    """The entry's web address, relative to `base`, a Google redirect unwrapped; None, and
+    reported, when it is no usable web address."""
     if link is None:
         return None
     try:
-        url = unwrap_google_redirect(link)
+        url = unwrap_google_redirect(urljoin(base, link))
         scheme = urlsplit(url).scheme.lower()
     except ValueError as error:
         report("link", f"blanked: not a readable address ({error})")

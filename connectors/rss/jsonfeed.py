@@ -7,7 +7,6 @@ import json
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
-from urllib.parse import urljoin
 
 from connectors.base import Author, Item, ItemKind, parse_utc_time
 from connectors.rss.entries import (
@@ -88,7 +87,7 @@ def _json_item(
     report: Report,
 ) -> Item:
     link = _text_field(entry, "url") or _text_field(entry, "external_url")
-    url = checked_link(urljoin(base, link), report) if link else None
+    url = checked_link(link or None, report, base)
     text = json_item_text(entry)
     kind = detected_kind(config, comments_feed or is_comment_link(url, entry.get("id")))
     parent = thread_of(url) if kind is ItemKind.COMMENT else None

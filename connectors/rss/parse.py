@@ -71,19 +71,20 @@ def read_feed(
     base = urljoin(source_url, lowered.get("content-location", ""))
     if is_json_feed(content, lowered.get("content-type", "")):
         return read_json_feed(content, base=base, where=public_url(source_url), config=config)
-    document = parse_document(content, public_url(source_url), base, lowered)
-    return document_reading(document, config)
+    document = parse_document(content, public_url(source_url), lowered.get("content-type"))
+    return document_reading(document, config, base)
 
 
-def parse_document(content: bytes, where: str, base: str, headers: Mapping[str, str]) -> Any:
-    """feedparser's reading of RSS/Atom bytes; PermanentError if they are not a feed."""
-    response_headers = {"content-location": base}
-    if headers.get("content-type"):
-        response_headers["content-type"] = headers["content-type"]
+def parse_document(content: bytes, where: str, content_type: str | None = None) -> Any:
+    """feedparser's reading of RSS/Atom bytes; PermanentError if they are not a feed.
+
+    Only the Content-Type (its charset) goes to feedparser. The feed's address does not: with
+    it feedparser rewrites guids as addresses too, and an item's id must never change.
+    """
     # A stream, never bytes: feedparser opens a bytes value that names a file as that file.
     document = feedparser.parse(
         io.BytesIO(content),
-        response_headers=response_headers,
+        response_headers={"content-type": content_type} if content_type else {},
         sanitize_html=False,  # only text is kept: no markup reaches staff
         resolve_relative_uris=False,
     )
@@ -94,8 +95,10 @@ def parse_document(content: bytes, where: str, base: str, headers: Mapping[str, 
     return document
 
 
-def document_reading(document: Any, config: FeedSettings | None) -> FeedReading:
-    """Every readable entry of a feedparser document as an item; one bad entry costs itself."""
+def document_reading(document: Any, config: FeedSettings | None, base: str = "") -> FeedReading:
+    """Every readable entry of a feedparser document as an item; one bad entry costs itself.
+
+    Links (already resolved against any xml:base) are resolved against `base`."""
     comments_feed = is_comments_feed(str(document.feed.get("title", "")))
     items: list[Item] = []
     problems: list[EntryProblem] = []
@@ -103,7 +106,8 @@ def document_reading(document: Any, config: FeedSettings | None) -> FeedReading:
         if not _is_identifiable(entry):
             continue
         label = str(entry.get("id") or entry.get("link") or f"entry #{number}")
-        item = guarded_item(partial(_entry_item, entry, config, comments_feed), label, problems)
+        build = partial(_entry_item, entry, config, comments_feed, base)
+        item = guarded_item(build, label, problems)
         if item is not None:
             items.append(item)
     title = detail_text(document.feed, "title", TITLE_LIMIT)
@@ -117,11 +121,11 @@ def _is_identifiable(entry: Mapping[str, Any]) -> bool:
 
 
 def _entry_item(
-    entry: Any, config: FeedSettings | None, comments_feed: bool, report: Report
+    entry: Any, config: FeedSettings | None, comments_feed: bool, base: str, report: Report
 ) -> Item:
     link = str(entry.get("link") or "").strip() or None
     text = _entry_text(entry)
-    url = checked_link(link, report)
+    url = checked_link(link, report, base)
     is_comment = comments_feed or is_comment_link(link, entry.get("id"))
     kind = detected_kind(config, is_comment)
     parent = thread_of(url) if is_comment and kind is ItemKind.COMMENT else None
