@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
 
 MIB = 1024 * 1024
 HUGE_BYTES = 200 * MIB
@@ -38,8 +42,9 @@ class _Hostile(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"  # bodies end when the connection closes
 
     def do_GET(self) -> None:
-        """Serve the misbehaviour the path names (any prefix before it is ignored)."""
-        name = self.path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        """Serve the server's one misbehaviour, else the one the path's first segment names."""
+        mode = getattr(self.server, "mode", None)
+        name = mode or self.path.split("?")[0].strip("/").split("/", 1)[0]
         with suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
             getattr(self, f"_{name}", self._not_found)()
 
@@ -71,7 +76,8 @@ class _Hostile(BaseHTTPRequestHandler):
             time.sleep(1)
 
     def _loop(self) -> None:
-        self._start(302, Location=self.path)
+        hop = self.path.count("~")
+        self._start(302, Location=f"{self.path.split('?')[0]}?{'~' * (hop + 1)}")
 
     def _not_found(self) -> None:
         self._start(404)
@@ -81,9 +87,11 @@ class _Hostile(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def hostile_server() -> Iterator[str]:
-    """Serve /huge, /bomb, /drip and /loop (under any prefix); yield the base URL."""
+def hostile_server(mode: str | None = None) -> Iterator[str]:
+    """Serve /huge, /bomb, /drip and /loop (anything below them too), or `mode` on every path;
+    yield the base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    httpd.mode = mode  # type: ignore[attr-defined]
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -93,3 +101,22 @@ def hostile_server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def hosts_to(base_url: str, *hosts: str) -> Iterator[None]:
+    """While active, `requests` connects to `base_url` for https://HOST/...: the session's own
+    adapter (the guarded one included) still sends and reads the request, only the socket
+    goes elsewhere. For client libraries with a hard-coded API host (tweepy, facebook-sdk)."""
+    original = HTTPAdapter.get_connection_with_tls_context
+
+    def connect(self: HTTPAdapter, request: Any, verify: Any, *args: Any, **kwargs: Any) -> Any:
+        if urlsplit(request.url or "").hostname in hosts:
+            return self.poolmanager.connection_from_url(base_url)
+        return original(self, request, verify, *args, **kwargs)
+
+    HTTPAdapter.get_connection_with_tls_context = connect  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        HTTPAdapter.get_connection_with_tls_context = original  # type: ignore[method-assign]
