@@ -91,13 +91,19 @@ class Service:
         self.in_flight = InFlight()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": ThreadPoolExecutor(self._workers())},
             job_defaults={
                 "max_instances": 1,
                 "coalesce": True,
                 "misfire_grace_time": MISFIRE_GRACE_SECONDS,
             },
         )
+
+    def _workers(self) -> int:
+        """A thread per job (each runs one instance at most): a source slow up to its poll
+        deadline never holds back another source's poll or the service's own jobs."""
+        sources = sum(1 for _, source in self.config.sources() if source.enabled)
+        return sources + len(self._periodic_jobs())
 
     def prepare(self) -> None:
         """Migrate, record the config's schools and sources, settle sends a crash interrupted."""
