@@ -41,7 +41,7 @@ from monitor.classify.corpus import (
 )
 from monitor.classify.encoder import Encoder, file_sha256
 from monitor.classify.fit import C, fit_head, macro_f1
-from monitor.classify.heads import SHIPPED_DIR, Head, Heads
+from monitor.classify.heads import SHIPPED_DIR, Head, Heads, load_heads
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +88,20 @@ class Inputs:
         return self.safeguarding_dir or self.data.parent / "safeguarding"
 
 
-def train(inputs: Inputs, encoder: Encoder, cache: Path) -> Heads:
-    """Fit every head; the manifest records inputs, held-out and validation scores."""
+def train(inputs: Inputs, encoder: Encoder, cache: Path, public: Heads | None = None) -> Heads:
+    """Fit every head; the manifest records inputs, held-out and validation scores.
+
+    `public`: heads trained earlier for this encoder whose public-corpus heads (sentiment,
+    offensive, hate) are kept as they are, so that only the school and paging heads are refitted.
+    """
     store = FeatureCache(encoder, cache)
     heads: dict[str, Head] = {}
     record: dict[str, dict[str, Any]] = {}
     for task in TASKS:
-        heads[task.name], record[task.name] = _public_head(task, inputs, store)
+        if public is not None:
+            heads[task.name], record[task.name] = _kept_head(public, task.name, encoder)
+        else:
+            heads[task.name], record[task.name] = _public_head(task, inputs, store)
     everyday = _everyday_sample(inputs.data)
     ordinary = _ordinary_posts(inputs.data)
     for paging in CRITICAL_TASKS:
@@ -123,6 +130,23 @@ def _public_head(task: Task, inputs: Inputs, store: FeatureCache) -> tuple[Head,
         "threshold": head.threshold,
         "held_out": held,
     }
+
+
+def _kept_head(public: Heads, name: str, encoder: Encoder) -> tuple[Head, dict[str, Any]]:
+    """A public-corpus head taken over from earlier heads of the same encoder."""
+    unprofiled = encoder.version.removesuffix(f":{encoder.profile.name}")  # older manifests
+    same = public.manifest.get("encoder") in (encoder.version, unprofiled)
+    if (
+        not same
+        or public.manifest.get("profile") != encoder.profile.name
+        or name not in public.heads
+    ):
+        raise ValueError(
+            f"--public-heads: {public.version} holds no {name} head for {encoder.version}"
+        )
+    record = dict(public.manifest.get("heads_data", {}).get(name, {}))
+    log.info("head %s: kept from %s", name, public.version)
+    return public.heads[name], {**record, "kept_from": public.version}
 
 
 def _seed_head(
@@ -299,11 +323,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", default="default", help="encoder profile (default, fast)")
     parser.add_argument("--model", help="encoder: a local directory or a pulled hub id")
     parser.add_argument("--models-dir", type=Path, help="where `models pull` put hub models")
+    parser.add_argument(
+        "--public-heads",
+        type=Path,
+        help="keep the sentiment, offensive and hate heads of these heads (same encoder) and refit"
+        " only the others",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     encoder = Encoder(args.model, args.profile, cache_dir=args.models_dir)
     inputs = Inputs(args.data, read_seeds(args.seeds), args.seeds, [], args.safeguarding)
-    heads = train(inputs, encoder, args.cache)
+    public = load_heads(args.public_heads) if args.public_heads else None
+    heads = train(inputs, encoder, args.cache, public)
     out = args.out or SHIPPED_DIR / args.profile
     heads.save(out)
     print(f"wrote {out / 'heads.npz'} ({heads.version})")

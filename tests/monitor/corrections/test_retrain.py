@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,19 @@ def test_training_names_the_files_it_cannot_find(
     assert main([*argv, "--data", str(tmp_path / "nowhere")]) == 2
     out = capsys.readouterr().out
     assert f"cannot train: {tmp_path / 'nowhere' / 'sentiment_train.csv'}" in out
+
+
+def test_public_heads_are_kept_as_they_are_and_only_the_others_refitted(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    data, seeds = tiny_data(tmp_path / "data"), tiny_seeds(tmp_path / "seeds.csv")
+    inputs = Inputs(data, read_seeds(seeds), seeds, [])
+    earlier = train(inputs, encoder, tmp_path / "cache")
+    again = train(inputs, encoder, tmp_path / "cache", public=earlier)
+    for task in ("sentiment", "offensive", "hate"):
+        assert again.heads[task] is earlier.heads[task]
+        assert again.manifest["heads_data"][task]["kept_from"] == earlier.version
+    assert "threat" in again.heads and "page_budget" in again.manifest["heads_data"]["threat"]
+    other = replace(earlier, manifest={**earlier.manifest, "encoder": "another-encoder@0"})
+    with pytest.raises(ValueError, match="holds no sentiment head for"):
+        train(inputs, encoder, tmp_path / "cache", public=other)
