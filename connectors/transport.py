@@ -322,6 +322,8 @@ class GuardedAdapter(HTTPAdapter):
         except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
             _remaining(where, deadline)
             raise requests.ReadTimeout(f"{where}: timed out") from None
+        except urllib3.exceptions.HTTPError as error:  # the body broke off: as requests says it
+            raise requests.ConnectionError(error, request=request) from None
         return response
 
     def _read(self, response: requests.Response, deadline: _Deadline, where: str) -> None:
