@@ -39,6 +39,7 @@ from connectors.rss.text import (
     html_to_text,
     json_safe,
     plain_text,
+    trim_long_runs,
 )
 
 DATE_KEYS = ("published_parsed", "created_parsed", "updated_parsed")
@@ -83,7 +84,7 @@ def parse_document(content: bytes, where: str, content_type: str | None = None) 
     """
     # A stream, never bytes: feedparser opens a bytes value that names a file as that file.
     document = feedparser.parse(
-        io.BytesIO(content),
+        io.BytesIO(trim_long_runs(content)),
         response_headers={"content-type": content_type} if content_type else {},
         sanitize_html=False,  # only text is kept: no markup reaches staff
         resolve_relative_uris=False,

@@ -21,6 +21,12 @@ TEXT_LIMIT = 64 * 1024
 """Characters of one field's text that an item keeps (an article's worth, many times over)."""
 TITLE_LIMIT = 1000
 ELLIPSIS = "\u2026"
+RUN_LIMIT = 128 * 1024
+"""Bytes of one run of a feed document's text between two tags that reach the XML parser: enough
+for TEXT_LIMIT characters of escaped markup, while a hostile megabyte of `&lt;b&gt;` entities
+(each one a parser callback) is cut before it costs seconds."""
+SECTION_ENDS = (b"]]>", b"-->")
+"""Ends of a CDATA section and of a comment, kept when the run before them is cut."""
 
 
 def capped(text: str, limit: int = TEXT_LIMIT) -> str:
@@ -99,3 +105,32 @@ def json_safe(value: Any) -> JSONValue:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def trim_long_runs(document: bytes, limit: int = RUN_LIMIT) -> bytes:
+    """An ASCII-compatible XML document with each run of text longer than `limit` bytes cut.
+
+    The cut never splits an entity or a UTF-8 character, and keeps a CDATA section's or a
+    comment's end, so the document stays as well-formed as it was. Other encodings (UTF-16) are
+    left whole.
+    """
+    if len(document) <= limit or b"\x00" in document[:1024]:
+        return document
+    runs = document.split(b"<")
+    if max(map(len, runs)) <= limit:
+        return document
+    return b"<".join(run if len(run) <= limit else _cut_run(run, limit) for run in runs)
+
+
+def _cut_run(run: bytes, limit: int) -> bytes:
+    head = run[:limit]
+    entity = head.rfind(b"&", max(0, limit - 16))
+    if entity != -1 and b";" not in head[entity:]:
+        head = head[:entity]
+    while head and head[-1] & 0xC0 == 0x80:  # a UTF-8 continuation byte: back to its lead
+        head = head[:-1]
+    if head and head[-1] >= 0xC0:
+        head = head[:-1]
+    tail = run[-64:]
+    ends = [tail.rfind(end) for end in SECTION_ENDS]
+    return head + (tail[max(ends) :] if max(ends) != -1 else b"")

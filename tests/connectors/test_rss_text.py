@@ -7,7 +7,15 @@ import time
 import pytest
 
 from connectors.rss import parse_feed
-from connectors.rss.text import MARKUP_LIMIT, TEXT_LIMIT, TITLE_LIMIT, capped, html_to_text
+from connectors.rss.text import (
+    MARKUP_LIMIT,
+    RUN_LIMIT,
+    TEXT_LIMIT,
+    TITLE_LIMIT,
+    capped,
+    html_to_text,
+    trim_long_runs,
+)
 
 INLINE = "<b>word</b> "
 
@@ -83,3 +91,35 @@ def test_text_is_capped_per_field_with_an_ellipsis() -> None:
 )
 def test_visible_text_of_markup(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_twenty_entries_with_one_megabyte_titles_of_escaped_markup_are_cut_before_parsing() -> None:
+    # 22 s before: the XML parser makes one callback per entity of `&lt;b&gt;word&lt;/b&gt;`.
+    escaped = INLINE.replace("<", "&lt;").replace(">", "&gt;") * (1024 * 1024 // len(INLINE))
+    entries = "".join(
+        f"<item><guid>esc-{n}</guid><title>{escaped}</title><description>d</description></item>"
+        for n in range(20)
+    )
+    feed = f'<rss version="2.0"><channel><title>Giant</title>{entries}</channel></rss>'
+    started = time.perf_counter()
+    items = parse_feed(feed.encode(), source_url="https://feeds.example.org/feed")
+    assert time.perf_counter() - started < 10.0  # ~1.3 s; bench/giant_titles.py measures it
+    assert len(items) == 20
+    assert {item.title for item in items} == {capped("word " * TITLE_LIMIT, TITLE_LIMIT)}
+
+
+def test_a_long_run_is_cut_between_entities_and_characters_and_keeps_its_section_end() -> None:
+    run = "é&amp;" * (RUN_LIMIT // 7 + 10)  # 7 bytes a unit: a little over the limit
+    for wrapped, end in ((f"<![CDATA[{run}]]>", "]]>"), (f"<!-- {run} -->", "-->"), (run, "")):
+        trimmed = trim_long_runs(f"<t>{wrapped}</t>".encode())
+        assert len(trimmed) <= RUN_LIMIT + 100
+        body = trimmed.decode("utf-8").removeprefix("<t>").removesuffix("</t>")  # no split é
+        assert body.endswith(end)
+        assert body.removesuffix(end).endswith(("é", "&amp;"))  # never half an entity
+
+
+def test_a_short_or_utf16_document_reaches_the_parser_whole() -> None:
+    short = b"<rss>" + b"x" * 1000 + b"</rss>"
+    assert trim_long_runs(short) is short
+    wide = ("<rss>" + "x" * (RUN_LIMIT * 2) + "</rss>").encode("utf-16")
+    assert trim_long_runs(wide) is wide
