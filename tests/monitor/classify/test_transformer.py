@@ -184,11 +184,12 @@ def test_a_profile_without_heads_stops_the_daemon_at_start_with_the_fix(
     raw["classifier"] = {"profile": "default", "heads": str(tmp_path / "nowhere")}
     path = tmp_path / "config.toml"
     path.write_text(tomli_w.dumps(raw))
-    assert main(["--config", str(path), "run", "--once"]) == 1
+    assert main(["--config", str(path), "run", "--once"]) == 2  # as check-config says
     err = capsys.readouterr().err.strip()
-    assert err == (
-        f"orm-monitor: no classifier heads in {tmp_path / 'nowhere'}: train them with"
-        " `python -m monitor.classify.train --data DIR --out DIR`, or set classifier.heads"
+    assert err.endswith(
+        f"classifier.heads: {tmp_path / 'nowhere'} holds no trained heads (heads.npz and"
+        " manifest.json): point heads at the directory `python -m monitor.classify.train --out"
+        " DIR` wrote, or leave it out for the shipped ones"
     )
 
 
