@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 LAYER = "transformers"
 RENAMED = {"offensive": Label.INSULT}
 """Heads named after their corpus rather than the label they raise."""
+PAGER = "-pager"
+"""Suffix of a paging label's second-stage head (`threat-pager`): where heads hold one, a hit
+the label's own head raises pages the DSL only if the pager reaches its page threshold or the
+label's head reaches its own (a first pass that is all but sure), and is held for review
+otherwise."""
 
 
 def head_label(name: str) -> Label | None:
@@ -71,8 +76,15 @@ class TransformersLayer:
             )
             for name, label in self.label_heads.items()
         }
+        self.pagers = {
+            label: heads.heads[name + PAGER]
+            for name, label in self.label_heads.items()
+            if name + PAGER in heads.heads and name not in self.task_models
+        }
         self.page_thresholds = {
-            label: (page_thresholds or {}).get(label, heads.heads[name].page_threshold)
+            label: (page_thresholds or {}).get(
+                label, (self.pagers.get(label) or heads.heads[name]).page_threshold
+            )
             for name, label in self.label_heads.items()
         }
         self._lexical = Lexical()
@@ -87,10 +99,13 @@ class TransformersLayer:
             scores, rule = self.heads.heads[head_name].probabilities(x)[:, 1], f"{head_name}-head"
             if head_name in self.task_models:
                 scores, rule = self.task_models[head_name].probabilities(texts)[:, 1], head_name
-            page = self.page_thresholds[label]
+            page, paging, sure = self.page_thresholds[label], scores, 2.0
+            if label in self.pagers:  # a second, stricter head decides whether a hit pages,
+                paging = self.pagers[label].probabilities(x)[:, 1]  # unless the first is sure
+                sure = self.heads.heads[head_name].page_threshold or sure
             for i, score in enumerate(scores.tolist()):  # floats and bools JSON can store
                 if score >= self.thresholds[label]:
-                    confident = page is None or score >= page
+                    confident = page is None or bool(paging[i] >= page) or score >= sure
                     signal = Signal(label, round(score, 4), LAYER, rule, "", confident)
                     found[i].append(signal)
         return [tuple(signals) for signals in found]

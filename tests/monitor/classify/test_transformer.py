@@ -80,16 +80,21 @@ def test_altered_bundled_weights_are_refused(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_shipped_heads_say_which_data_and_code_made_them() -> None:
     heads = load_heads(SHIPPED_DIR / "default")
+    paging = {"threat", "safeguarding", "extremism", "sexual"}
     assert set(heads.heads) == {"sentiment", "offensive", "hate"} | {
         label.value for label in Label if label not in (Label.INSULT, Label.HATE)
-    }
+    } | {f"{name}-pager" for name in paging}
     data = heads.manifest["heads_data"]
+    for name in paging:  # the second stage that decides what pages, and its budget
+        assert heads.heads[f"{name}-pager"].page_threshold is not None
+        assert 0 < data[f"{name}-pager"]["page_budget"] <= 0.003
+        assert data[f"{name}-pager"]["train"]["file"].endswith("_train.csv")
     assert data["offensive"]["train"]["file"] == "offensive_train.csv"
     assert len(data["offensive"]["train"]["sha256"]) == 64
     assert data["offensive"]["validation"]["macro_f1"] > 0.7
     assert heads.manifest["seeds"]["file"] == "seeds.csv" and heads.manifest["seeds"]["rows"] > 500
     assert heads.manifest["code"]["module"] == "monitor/classify/train.py"
-    assert heads.manifest["encoder"].endswith(BUNDLED_SHA256[:12])
+    assert heads.manifest["encoder"].split(":")[0].endswith(BUNDLED_SHA256[:12])
     for name, head in heads.heads.items():  # a head too weak to trust raises nothing
         if name in data and "enabled" in data[name]:
             rare = name in {"threat", "safeguarding", "extremism", "sexual", "personal_data"}
@@ -205,3 +210,26 @@ def test_signals_with_a_paging_threshold_can_be_stored(encoder: Encoder) -> None
     assert threat and all(type(s.confident) is bool for s in signals)
     stored = json.loads(json.dumps(signals_json(signals)))
     assert {row["label"] for row in stored} == {str(s.label) for s in signals}
+
+
+def test_a_pager_decides_what_pages_unless_the_first_pass_is_sure(encoder: Encoder) -> None:
+    from dataclasses import replace
+
+    shipped = load_heads(SHIPPED_DIR / "default")
+    veiled = "Mr Hughes better watch his back. I know where he parks and I will make him pay."
+
+    def threat_with(pager_bias: float, sure: float) -> tuple[float, bool]:
+        pager = shipped.heads["threat-pager"]
+        heads = dict(shipped.heads)
+        heads["threat-pager"] = replace(
+            pager, weights=np.zeros_like(pager.weights), bias=np.full_like(pager.bias, pager_bias)
+        )
+        heads["threat"] = replace(shipped.heads["threat"], page_threshold=sure)
+        signals = TransformersLayer(encoder, Heads(heads, shipped.manifest)).assess([veiled])[0]
+        threat = next(s for s in signals if s.label == Label.THREAT)
+        return threat.score, threat.confident
+
+    score, confident = threat_with(pager_bias=-60.0, sure=0.95)
+    assert 0.5 < score < 0.95 and not confident  # raised, held for review: the pager says no
+    assert threat_with(pager_bias=60.0, sure=0.95)[1]  # the pager confirms: it pages
+    assert threat_with(pager_bias=-60.0, sure=0.5)[1]  # the first pass is sure enough on its own
