@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from monitor.delivery.channels import ChannelCache
@@ -22,7 +21,7 @@ from tests.monitor.delivery.test_dispatcher import _queue, _rows
 from tests.support.clock import Clock
 from tests.support.config import raw_config
 from tests.support.http import local_server
-from tests.support.postgres import fresh_postgres_database
+from tests.support.postgres import empty_database_url  # noqa: F401 - the `url` fixture
 from tests.support.slow_smtp import SlowSmtpServer, slow_smtp_server
 from tests.support.world import World
 
@@ -48,16 +47,6 @@ def slow_world(tmp_path: Path, url: str) -> Iterator[World]:
         raw["service"]["state_dir"] = str(tmp_path / "state")
         raw["alerts"]["lease_seconds"] = LEASE
         yield World(feeds, smtp, raw, tmp_path / "config.toml", tmp_path / "state")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'orm-monitor.db'}"
-        return
-    with fresh_postgres_database() as fresh:
-        yield fresh
 
 
 def _dispatcher(w: World, db: Database, name: str, clock: Clock | None = None) -> Dispatcher:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,22 +19,12 @@ from monitor.storage import models
 from monitor.storage.engine import Database
 from tests.monitor.delivery.test_fencing import slow_world
 from tests.support.config import rss_source
-from tests.support.postgres import fresh_postgres_database
+from tests.support.postgres import empty_database_url  # noqa: F401 - the `url` fixture
 from tests.support.slow_smtp import SlowSmtpServer
 from tests.support.world import FEED_PATH, World
 
 THREATS = [(f"t{i}", f"I will stab you after school, number {i}") for i in range(6)]
 REFUSAL = "another orm-monitor run is already using the database"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'orm-monitor.db'}"
-        return
-    with fresh_postgres_database() as fresh:
-        yield fresh
 
 
 def _cli(w: World, *args: str) -> list[str]:
