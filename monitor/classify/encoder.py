@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -67,12 +68,19 @@ def bundled_model_dir() -> Path:
 
 
 def weights_sha256(directory: Path) -> str:
-    """SHA-256 of the weights file in a model directory."""
+    """SHA-256 of the weights file in a model directory (read once per process and version)."""
     for name in WEIGHT_FILES:
         path = directory / name
         if path.is_file():
-            return file_sha256(path)
+            stat = path.stat()
+            return _weights_digest(path, stat.st_size, stat.st_mtime_ns)
     raise ModelMissing(f"{directory} holds no weights ({' or '.join(WEIGHT_FILES)})")
+
+
+@functools.lru_cache(maxsize=16)
+def _weights_digest(path: Path, size: int, modified_ns: int) -> str:
+    # check-config's model check and the encoder both resolve the model at start: one read.
+    return file_sha256(path)
 
 
 def resolve(model: str | None, cache_dir: Path | None = None) -> tuple[Path, str]:

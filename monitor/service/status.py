@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from monitor.calendar.clock import short_local
+from monitor.calendar.clock import duration_text, short_local
 from monitor.config.schema import OrmConfig
 from monitor.replies.windows import OpenWindow, open_windows
 from monitor.storage import models
@@ -148,9 +148,11 @@ def _health(
 
 
 def _time_left(due: datetime, now: datetime) -> str:
-    minutes = int((due - now).total_seconds() // 60)
-    span = f"{abs(minutes) // 60} h {abs(minutes) % 60:02d} min"
-    return f"{span} left" if minutes >= 0 else f"OVERDUE by {span}"
+    return (
+        f"{duration_text(due - now)} left"
+        if due >= now
+        else f"OVERDUE by {duration_text(now - due)}"
+    )
 
 
 def render(report: Report, timezone: str, now: datetime | None = None) -> str:
